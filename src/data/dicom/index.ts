@@ -1,0 +1,135 @@
+/**
+ * DICOM reading for radml. This module owns: recognising DICOM Part 10 files (with or without the
+ * preamble), parsing them with dicom-parser, decoding every frame of Pixel Data for the native
+ * (implicit/explicit little endian, explicit big endian, deflated), RLE, JPEG baseline/extended
+ * (8- and 12-bit), JPEG lossless, JPEG-LS and JPEG 2000 transfer syntaxes, the pixel pipeline to a
+ * display-ready GreyImage (Bits Stored, sign, planar configuration, colour → luma, rescale to
+ * modality values, VOI LUT / window / min–max, MONOCHROME1 inversion), and the header fields that
+ * become manifest columns (the Patient ID salted and hashed by default; the patient's name never read).
+ * Writing DICOM lives in writer.ts (owned separately).
+ *
+ * Multi-frame files: every frame can be read (`opts.frame`, `DicomImage.readFrame`); the default
+ * frame is the middle one (`floor(frames / 2)`), which for a volume or a cine loop is more typical of
+ * the series than the first.
+ */
+import { readFile } from 'node:fs/promises';
+import type { GreyImage } from '../grey-image.js';
+import { InputError, errorMessage } from '../../util/errors.js';
+import { isDicom, parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
+import { extractHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
+import { checkImageHeader, decodeRawFrame } from './decode.js';
+import { displayValues, modalityValues, type VoiSource } from './pixels.js';
+
+export { isDicom } from './parse.js';
+export {
+  DicomHeaderSchema,
+  DEFAULT_PATIENT_ID_SALT,
+  hashPatientId,
+  headerColumns,
+  parseDicomAge,
+  ageFromDates,
+  type DicomHeader,
+  type PatientIdOptions,
+} from './header.js';
+export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './transfer-syntax.js';
+export { applyWindow, type VoiSource } from './pixels.js';
+export { MAX_FRAME_PIXELS } from './decode.js';
+
+export interface DicomReadOptions extends PatientIdOptions {
+  /** 0-based frame index; default the middle frame, floor(frames / 2). */
+  frame?: number;
+}
+
+export interface DicomFrame {
+  /** Display-ready image in [0, 1], 0 = black. */
+  image: GreyImage;
+  /** Modality values (after Rescale Slope/Intercept: HU for CT), row-major like `image.data`. */
+  modalityValues: Float32Array;
+  /** Which VOI step produced `image`. */
+  voi: VoiSource;
+}
+
+export interface DicomImage extends DicomFrame {
+  /** Number of frames in the file. */
+  frames: number;
+  /** 0-based index of the frame in `image`. */
+  frame: number;
+  header: DicomHeader;
+  /** Manifest columns from the header (see headerColumns). */
+  columns: Record<string, string>;
+  /** Decode another frame of the same file. */
+  readFrame(index: number): Promise<DicomFrame>;
+}
+
+/**
+ * Header only, no pixel decoding (input validation at prediction time).
+ *
+ * @example const h = readDicomHeader(bytes, 'a.dcm'); h.modality // 'CR'
+ */
+export function readDicomHeader(buf: Uint8Array, file: string, opts: PatientIdOptions = {}): DicomHeader {
+  return extractHeader(parseDicomBytes(buf, file), opts);
+}
+
+async function decodeFrame(parsed: ParsedDicom, h: DicomHeader, index: number, file: string): Promise<DicomFrame> {
+  const ts = requireTransferSyntax(parsed, file);
+  if (!Number.isInteger(index) || index < 0 || index >= h.numberOfFrames) {
+    throw new InputError('DICOM_BAD_FRAME', `${file}: frame ${index} requested but the file has ${h.numberOfFrames} frame(s) (0-based)`, { file });
+  }
+  const ds = parsed.dataSet;
+  const px = ds.elements['x7fe00010']!;
+  const raw = await decodeRawFrame(ds, px, ts, h, index, file);
+  const expected = h.rows * h.columns * raw.samplesPerPixel;
+  if (raw.samples.length < expected) {
+    throw new InputError('DICOM_CORRUPT', `${file}: frame ${index + 1} decoded to ${raw.samples.length} samples, expected ${expected}`, { file });
+  }
+  const values = modalityValues(raw, h);
+  const { data, voi } = displayValues(values, h, ds);
+  return { image: { width: h.columns, height: h.rows, data }, modalityValues: values, voi };
+}
+
+/**
+ * Read a DICOM image: header, manifest columns and one decoded frame.
+ *
+ * @example
+ *   const d = await readDicom(readFileSync('cr.dcm'), 'cr.dcm');
+ *   d.image.width; d.columns.view; d.modalityValues[0];
+ */
+export async function readDicom(buf: Uint8Array, file: string, opts: DicomReadOptions = {}): Promise<DicomImage> {
+  const parsed = parseDicomBytes(buf, file);
+  const header = extractHeader(parsed, opts);
+  checkImageHeader(header, file);
+  requireTransferSyntax(parsed, file);
+  const frame = opts.frame ?? Math.floor(header.numberOfFrames / 2);
+  const first = await decodeFrame(parsed, header, frame, file);
+  return {
+    ...first,
+    frames: header.numberOfFrames,
+    frame,
+    header,
+    columns: headerColumns(header),
+    readFrame: (index: number) => decodeFrame(parsed, header, index, file),
+  };
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new InputError('FILE_UNREADABLE', `${path}: cannot read file (${errorMessage(e)})`, { file: path, cause: e });
+  }
+}
+
+/**
+ * readDicom on a file path.
+ *
+ * @example const d = await readDicomFile('scans/ct.dcm', { keepPatientIds: false });
+ */
+export async function readDicomFile(path: string, opts: DicomReadOptions = {}): Promise<DicomImage> {
+  return readDicom(await readBytes(path), path, opts);
+}
+
+/** readDicomHeader on a file path. */
+export async function readDicomHeaderFile(path: string, opts: PatientIdOptions = {}): Promise<DicomHeader> {
+  return readDicomHeader(await readBytes(path), path, opts);
+}
+

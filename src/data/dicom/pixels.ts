@@ -1,0 +1,169 @@
+/**
+ * Stored samples → modality values (Bits Stored, sign, colour → luma, Rescale Slope/Intercept) →
+ * display values in [0, 1] (VOI LUT, else window, else min–max; MONOCHROME1 inverted).
+ */
+import type { DataSet } from 'dicom-parser';
+import type { DicomHeader } from './header.js';
+import type { RawFrame } from './decode.js';
+
+/** ITU-R BT.601 luma weights, as in the JFIF YCbCr transform. */
+const LUMA = [0.299, 0.587, 0.114] as const;
+
+/** A function restoring a stored value from its container: drop bits below the low bit, mask, sign-extend. */
+function storedValue(h: DicomHeader): ((v: number) => number) | undefined {
+  const bs = h.bitsStored;
+  const low = h.highBit + 1 - bs;
+  const container = h.bitsAllocated;
+  const signed = h.pixelRepresentation === 1;
+  if (bs >= 32) return signed ? (v) => v | 0 : undefined;
+  if (!signed && low === 0 && bs === container) return undefined;
+  if (signed) {
+    const s = 32 - bs;
+    return (v) => (((v >>> low) << s) >> s);
+  }
+  const mask = bs === 31 ? 0x7fffffff : (1 << bs) - 1;
+  return (v) => (v >>> low) & mask;
+}
+
+/**
+ * Modality values of one frame (Float32Array, row-major). Rescale applies to grey images only;
+ * colour is turned into luma on the stored-value scale.
+ *
+ * @example modalityValues(raw, header) // CT: Hounsfield units
+ */
+export function modalityValues(raw: RawFrame, h: DicomHeader): Float32Array {
+  const n = h.rows * h.columns;
+  const out = new Float32Array(n);
+  const s = raw.samples;
+  const f = storedValue(h);
+  if (raw.samplesPerPixel === 1) {
+    const slope = h.rescaleSlope, intercept = h.rescaleIntercept;
+    if (f) for (let i = 0; i < n; i++) out[i] = f(s[i]!) * slope + intercept;
+    else if (slope === 1 && intercept === 0) for (let i = 0; i < n; i++) out[i] = s[i]!;
+    else for (let i = 0; i < n; i++) out[i] = s[i]! * slope + intercept;
+    return out;
+  }
+  const g = f ?? ((v: number) => v);
+  const spp = raw.samplesPerPixel;
+  // Offsets of the three samples of pixel i: interleaved (i·3 + c) or planar (c·n + i).
+  const step = raw.planar ? 1 : spp;
+  const plane = raw.planar ? n : 1;
+  if (raw.colour === 'ybr') {
+    for (let i = 0; i < n; i++) out[i] = g(s[i * step]!);
+  } else {
+    for (let i = 0; i < n; i++) {
+      const o = i * step;
+      out[i] = LUMA[0] * g(s[o]!) + LUMA[1] * g(s[o + plane]!) + LUMA[2] * g(s[o + 2 * plane]!);
+    }
+  }
+  return out;
+}
+
+interface Lut {
+  first: number;
+  data: Float32Array; // already scaled to [0, 1]
+}
+
+/** The first item of the VOI LUT Sequence as a [0, 1] lookup, or undefined when absent or malformed. */
+export function voiLut(ds: DataSet, h: DicomHeader): Lut | undefined {
+  const item = ds.elements['x00283010']?.items?.[0]?.dataSet;
+  if (!item) return undefined;
+  const desc = item.elements['x00283002'];
+  const lutData = item.elements['x00283006'];
+  if (!desc || desc.length < 6 || !lutData) return undefined;
+  if (lutData.dataOffset + lutData.length > item.byteArray.length) return undefined;
+  let entries = item.uint16('x00283002', 0) ?? 0;
+  if (entries === 0) entries = 65536;
+  let first = item.uint16('x00283002', 1) ?? 0;
+  // First mapped value is SS when modality values can be negative; implicit VR reads it as US.
+  if (first >= 32768 && (h.pixelRepresentation === 1 || h.rescaleIntercept < 0)) first -= 65536;
+  const bits = item.uint16('x00283002', 2) ?? 16;
+  const data = new Float32Array(entries);
+  const wordSized = lutData.length >= entries * 2;
+  if (!wordSized && lutData.length < entries) return undefined;
+  let maxEntry = 0;
+  for (let i = 0; i < entries; i++) {
+    const v = wordSized ? item.uint16('x00283006', i)! : item.byteArray[lutData.dataOffset + i]!;
+    data[i] = v;
+    if (v > maxEntry) maxEntry = v;
+  }
+  // Some writers declare 16 bits for 12-bit LUT data; scale by the width the data actually uses.
+  let top = 2 ** bits - 1;
+  if (bits === 16 && maxEntry < 4096) top = 4095;
+  for (let i = 0; i < entries; i++) data[i] = Math.min(1, data[i]! / top);
+  return { first, data };
+}
+
+/**
+ * Window per PS3.3 C.11.2.1.2: LINEAR (with its −0.5 and width − 1 terms), LINEAR_EXACT or SIGMOID;
+ * output in [0, 1].
+ */
+export function applyWindow(values: Float32Array, center: number, width: number, fn: string, out: Float32Array): void {
+  const n = values.length;
+  if (fn === 'SIGMOID') {
+    const k = -4 / Math.max(width, 1e-6);
+    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(k * (values[i]! - center)));
+    return;
+  }
+  if (fn === 'LINEAR_EXACT') {
+    const w = Math.max(width, 1e-6);
+    const lo = center - w / 2, hi = center + w / 2;
+    for (let i = 0; i < n; i++) {
+      const x = values[i]!;
+      out[i] = x <= lo ? 0 : x > hi ? 1 : (x - center) / w + 0.5;
+    }
+    return;
+  }
+  const w = Math.max(width, 1);
+  const c = center - 0.5;
+  const lo = c - (w - 1) / 2, hi = c + (w - 1) / 2;
+  const inv = w > 1 ? 1 / (w - 1) : 0;
+  for (let i = 0; i < n; i++) {
+    const x = values[i]!;
+    out[i] = x <= lo ? 0 : x > hi ? 1 : w > 1 ? (x - c) * inv + 0.5 : 1;
+  }
+}
+
+/** Which VOI step produced the display image. */
+export type VoiSource = 'voi-lut' | 'window' | 'min-max' | 'full-range';
+
+/**
+ * Display values in [0, 1] from modality values: VOI LUT Sequence, else the first Window Center/Width,
+ * else min–max of the frame (colour: the full stored range); MONOCHROME1 is inverted so 0 is black.
+ */
+export function displayValues(values: Float32Array, h: DicomHeader, ds: DataSet): { data: Float32Array; voi: VoiSource } {
+  const n = values.length;
+  const out = new Float32Array(n);
+  let voi: VoiSource;
+  const lut = h.samplesPerPixel === 1 && h.hasVoiLutSequence ? voiLut(ds, h) : undefined;
+  const center = h.windowCenter[0], width = h.windowWidth[0];
+  if (lut) {
+    const last = lut.data.length - 1;
+    for (let i = 0; i < n; i++) {
+      let k = Math.round(values[i]!) - lut.first;
+      if (k < 0) k = 0;
+      else if (k > last) k = last;
+      out[i] = lut.data[k]!;
+    }
+    voi = 'voi-lut';
+  } else if (center !== undefined && width !== undefined && width > 0) {
+    applyWindow(values, center, width, h.voiLutFunction, out);
+    voi = 'window';
+  } else if (h.samplesPerPixel > 1) {
+    const top = 2 ** h.bitsStored - 1;
+    for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, values[i]! / top));
+    voi = 'full-range';
+  } else {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = values[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const scale = hi > lo ? 1 / (hi - lo) : 0;
+    for (let i = 0; i < n; i++) out[i] = (values[i]! - lo) * scale;
+    voi = 'min-max';
+  }
+  if (h.photometricInterpretation === 'MONOCHROME1') for (let i = 0; i < n; i++) out[i] = 1 - out[i]!;
+  return { data: out, voi };
+}

@@ -1,0 +1,245 @@
+/**
+ * Discrimination from one sort: the scores are sorted once into groups of tied values, and AUROC,
+ * the ROC and PR curves, average precision, DeLong variances and every bootstrap resample are then
+ * linear passes over those groups.
+ */
+
+/** Binary labels (1 = positive) and scores, sorted once by descending score with ties grouped. */
+export interface RankedScores {
+  n: number;
+  nPositive: number;
+  nNegative: number;
+  /** Distinct scores, descending. */
+  groupScore: Float64Array;
+  /** Positives / negatives per distinct score. */
+  groupPositives: Int32Array;
+  groupNegatives: Int32Array;
+  /** For each positive (in input order of positives): its group index. */
+  positiveGroup: Int32Array;
+  negativeGroup: Int32Array;
+}
+
+/**
+ * Sort scores once (descending) and group ties. `labels[i]` is 1 for a positive and 0 for a negative.
+ * @example rankScores([0.9, 0.2, 0.9], [1, 0, 0]).groupScore // [0.9, 0.2]
+ */
+export function rankScores(scores: ArrayLike<number>, labels: ArrayLike<number>): RankedScores {
+  const n = scores.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const s = Float64Array.from(scores as ArrayLike<number>);
+  order.sort((a, b) => s[b]! - s[a]!);
+  const groupOf = new Int32Array(n);
+  const gScore: number[] = [];
+  let g = -1;
+  let prev = NaN;
+  for (let k = 0; k < n; k++) {
+    const v = s[order[k]!]!;
+    if (k === 0 || v !== prev) {
+      g++;
+      gScore.push(v);
+      prev = v;
+    }
+    groupOf[order[k]!] = g;
+  }
+  const G = g + 1;
+  const groupPositives = new Int32Array(G);
+  const groupNegatives = new Int32Array(G);
+  let nPositive = 0;
+  for (let i = 0; i < n; i++) if (labels[i] === 1) nPositive++;
+  const positiveGroup = new Int32Array(nPositive);
+  const negativeGroup = new Int32Array(n - nPositive);
+  let p = 0;
+  let q = 0;
+  for (let i = 0; i < n; i++) {
+    const gi = groupOf[i]!;
+    if (labels[i] === 1) {
+      groupPositives[gi]!++;
+      positiveGroup[p++] = gi;
+    } else {
+      groupNegatives[gi]!++;
+      negativeGroup[q++] = gi;
+    }
+  }
+  return { n, nPositive, nNegative: n - nPositive, groupScore: Float64Array.from(gScore), groupPositives, groupNegatives, positiveGroup, negativeGroup };
+}
+
+/**
+ * AUROC (Mann–Whitney, ties count one half) from per-group positive and negative weights.
+ * Returns NaN when either class has no weight.
+ */
+export function aurocFromGroups(groupPositives: ArrayLike<number>, groupNegatives: ArrayLike<number>): number {
+  let negativesBelow = 0;
+  let sum = 0;
+  let P = 0;
+  for (let g = groupPositives.length - 1; g >= 0; g--) {
+    const wp = groupPositives[g]!;
+    const wn = groupNegatives[g]!;
+    if (wp !== 0) sum += wp * (negativesBelow + 0.5 * wn);
+    negativesBelow += wn;
+    P += wp;
+  }
+  return sum / (P * negativesBelow);
+}
+
+export function auroc(r: RankedScores): number {
+  return aurocFromGroups(r.groupPositives, r.groupNegatives);
+}
+
+export interface RocPoint {
+  threshold: number;
+  fpr: number;
+  tpr: number;
+}
+
+/** ROC vertices at each distinct score (predict positive when score ≥ threshold), starting at (0, 0). */
+export function rocCurve(r: RankedScores): RocPoint[] {
+  const pts: RocPoint[] = [{ threshold: Infinity, fpr: 0, tpr: 0 }];
+  let tp = 0;
+  let fp = 0;
+  for (let g = 0; g < r.groupScore.length; g++) {
+    tp += r.groupPositives[g]!;
+    fp += r.groupNegatives[g]!;
+    pts.push({ threshold: r.groupScore[g]!, fpr: fp / r.nNegative, tpr: tp / r.nPositive });
+  }
+  return pts;
+}
+
+/**
+ * Partial AUROC over FPR ∈ [0, maxFpr]: the raw area and the McClish-standardised value
+ * 0.5·(1 + (A − A_min)/(A_max − A_min)) with A_min = maxFpr²/2, A_max = maxFpr — the same
+ * quantity scikit-learn returns for `roc_auc_score(..., max_fpr=maxFpr)`.
+ */
+export function partialAuroc(r: RankedScores, maxFpr: number): { raw: number; standardized: number } {
+  const pts = rocCurve(r);
+  let area = 0;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1]!;
+    const b = pts[i]!;
+    if (a.fpr >= maxFpr) break;
+    if (b.fpr <= maxFpr) area += ((b.fpr - a.fpr) * (a.tpr + b.tpr)) / 2;
+    else {
+      const tprAt = a.tpr + ((b.tpr - a.tpr) * (maxFpr - a.fpr)) / (b.fpr - a.fpr);
+      area += ((maxFpr - a.fpr) * (a.tpr + tprAt)) / 2;
+      break;
+    }
+  }
+  const minArea = 0.5 * maxFpr * maxFpr;
+  const maxArea = maxFpr;
+  return { raw: area, standardized: 0.5 * (1 + (area - minArea) / (maxArea - minArea)) };
+}
+
+export interface PrPoint {
+  threshold: number;
+  recall: number;
+  precision: number;
+}
+
+/** Precision–recall points at each distinct score, descending threshold. */
+export function prCurve(r: RankedScores): PrPoint[] {
+  const pts: PrPoint[] = [];
+  let tp = 0;
+  let fp = 0;
+  for (let g = 0; g < r.groupScore.length; g++) {
+    tp += r.groupPositives[g]!;
+    fp += r.groupNegatives[g]!;
+    pts.push({ threshold: r.groupScore[g]!, recall: tp / r.nPositive, precision: tp + fp > 0 ? tp / (tp + fp) : 1 });
+  }
+  return pts;
+}
+
+/** Average precision Σ (Rₖ − Rₖ₋₁)·Pₖ over distinct thresholds (scikit-learn's definition, no interpolation). */
+export function averagePrecisionFromGroups(groupPositives: ArrayLike<number>, groupNegatives: ArrayLike<number>): number {
+  let P = 0;
+  for (let g = 0; g < groupPositives.length; g++) P += groupPositives[g]!;
+  let tp = 0;
+  let fp = 0;
+  let ap = 0;
+  for (let g = 0; g < groupPositives.length; g++) {
+    const wp = groupPositives[g]!;
+    tp += wp;
+    fp += groupNegatives[g]!;
+    if (wp !== 0) ap += (wp / P) * (tp / (tp + fp));
+  }
+  return ap;
+}
+
+export function averagePrecision(r: RankedScores): number {
+  return averagePrecisionFromGroups(r.groupPositives, r.groupNegatives);
+}
+
+/** DeLong structural components (Sun & Xu 2014, midrank form): V10 per positive, V01 per negative. */
+export interface DelongComponents {
+  auc: number;
+  v10: Float64Array;
+  v01: Float64Array;
+}
+
+/**
+ * Fast DeLong placement values in O(n log n): with groups already sorted, the midrank of every case
+ * in the pooled sample and within its own class follows from running counts, so no pairwise loop.
+ */
+export function delongComponents(r: RankedScores): DelongComponents {
+  const m = r.nPositive;
+  const n = r.nNegative;
+  const G = r.groupScore.length;
+  // Negatives strictly below and tied, per group: V10 for a positive at group g = (neg below + ½ neg tied) / n.
+  const negBelow = new Float64Array(G);
+  const posBelow = new Float64Array(G);
+  let nb = 0;
+  let pb = 0;
+  for (let g = G - 1; g >= 0; g--) {
+    negBelow[g] = nb;
+    posBelow[g] = pb;
+    nb += r.groupNegatives[g]!;
+    pb += r.groupPositives[g]!;
+  }
+  const v10 = new Float64Array(m);
+  const v01 = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < m; i++) {
+    const g = r.positiveGroup[i]!;
+    v10[i] = (negBelow[g]! + 0.5 * r.groupNegatives[g]!) / n;
+    sum += v10[i]!;
+  }
+  for (let j = 0; j < n; j++) {
+    const g = r.negativeGroup[j]!;
+    // Fraction of positives scored above this negative, ties one half.
+    v01[j] = (m - posBelow[g]! - 0.5 * r.groupPositives[g]!) / m;
+  }
+  return { auc: sum / m, v10, v01 };
+}
+
+function covariance(a: Float64Array, b: Float64Array): number {
+  const k = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < k; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= k;
+  mb /= k;
+  let s = 0;
+  for (let i = 0; i < k; i++) s += (a[i]! - ma) * (b[i]! - mb);
+  return s / (k - 1);
+}
+
+/** DeLong variance of one AUROC: var(V10)/m + var(V01)/n. NaN when a class has fewer than 2 cases. */
+export function delongVariance(c: DelongComponents): number {
+  const m = c.v10.length;
+  const n = c.v01.length;
+  if (m < 2 || n < 2) return NaN;
+  return covariance(c.v10, c.v10) / m + covariance(c.v01, c.v01) / n;
+}
+
+/**
+ * Paired DeLong covariance of two AUROCs on the same cases. Components must come from the same
+ * positives and negatives in the same order (they do when both rankings use the same label vector).
+ */
+export function delongCovariance(a: DelongComponents, b: DelongComponents): number {
+  const m = a.v10.length;
+  const n = a.v01.length;
+  if (m < 2 || n < 2) return NaN;
+  return covariance(a.v10, b.v10) / m + covariance(a.v01, b.v01) / n;
+}

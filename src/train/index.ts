@@ -1,0 +1,19 @@
+/**
+ * Training (owned by train/): the estimator facade (ImageClassifier), the data-parallel training
+ * loop with early stopping and crash-safe checkpoints, class-imbalance handling, validation
+ * scoring, the model folder (model.onnx + model.json with provenance and artefact hashes),
+ * prediction with saved or imported models.
+ */
+export { ImageClassifier, type DataProvenance } from './classifier.js';
+export { trainModel, type TrainContext, type TrainedModel, pixelsAtSize, intensityStats } from './trainer.js';
+export { trainOptionsSchema, parseTrainOptions, type TrainOptions, type TrainOptionsInput, UNCERTAINTY_POLICIES } from './options.js';
+export { auroc, meanColumnAuroc } from './auroc.js';
+export { classWeights, classCounts, positiveWeights, epochOrder, balancedSampleProbabilities, type ClassWeightMode, type SamplerMode } from './sampling.js';
+export { GradientPool, shardRanges, poolBatchStats } from './pool.js';
+export { loadCheckpoint, checkpointPath, type Checkpoint, type EpochRecord } from './checkpoint.js';
+export {
+  modelJsonSchema, type ModelJson, MODEL_JSON, MODEL_ONNX, loadModelFolder, readModelJson, verifyArtefacts, writeModelFolder, packageVersions,
+} from './model-folder.js';
+export { scoreDataset, type ScoreOptions } from './scoring.js';
+export { predictionsTable, type PredictionsTable } from './predictions.js';
+export { loadAnyModel, importModel, sidecarSchema, type Sidecar } from './imported.js';

@@ -1,0 +1,188 @@
+/**
+ * The model folder (DESIGN.md contract): `model.onnx` (standard inference ONNX), `model.json`
+ * (classes, preprocessing, training provenance, validation metrics, SHA-256 of every artefact) and,
+ * for trained models, `checkpoint/` for resuming. Loading verifies every artefact's SHA-256 first,
+ * so a model altered after training is refused with a message naming the file.
+ *
+ * model.json is written last and atomically: a folder without it is not a model yet.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { preprocessingSpecSchema } from '../data/preprocess/index.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { InputError } from '../util/errors.js';
+import { epochRecordSchema } from './checkpoint.js';
+
+export const MODEL_FORMAT = 'radml-model';
+export const MODEL_JSON = 'model.json';
+export const MODEL_ONNX = 'model.onnx';
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256');
+
+export const validationMetricsSchema = z.object({
+  /** Validation AUROC of the kept (best) parameters: positive class (binary), macro one-vs-rest or mean over findings. */
+  auroc: z.number().nullable(),
+  /** Per class / finding AUROC (one-vs-rest); null where a class is absent from validation. */
+  aurocPerClass: z.record(z.string(), z.number().nullable()),
+  loss: z.number().nullable(),
+  count: z.number().int().min(0),
+});
+
+export const trainingProvenanceSchema = z.object({
+  data: z.object({
+    /** The --data argument as given. */
+    source: z.string(),
+    kind: z.enum(['manifest', 'dataset']),
+    /** SHA-256 of the manifest file (manifest) or of the dataset's images.u16 (dataset). */
+    sha256: sha256Hex,
+    /** SHA-256 of the decoded, resized pixels the model saw. */
+    imagesSha256: sha256Hex,
+    images: z.number().int().min(0),
+    skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  }),
+  split: z.object({
+    method: z.enum(['manifest', 'patient-holdout']),
+    train: z.number().int().min(0),
+    val: z.number().int().min(0),
+    /** Distinct patients per split when patient_id is present (0 = not recorded). */
+    trainPatients: z.number().int().min(0),
+    valPatients: z.number().int().min(0),
+  }),
+  /** Every training option after defaults were applied. */
+  options: z.record(z.string(), z.unknown()),
+  /** Class weights / positive weights actually used in the loss. */
+  lossWeights: z.array(z.number()),
+  packages: z.object({ radml: z.string(), 'onnxruntime-node': z.string(), node: z.string() }),
+  seed: z.number().int(),
+  configHash: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  wallTimeSeconds: z.number().min(0),
+  epochsRun: z.number().int().min(0),
+  bestEpoch: z.number().int().min(0),
+  stoppedEarly: z.boolean(),
+  resumed: z.boolean(),
+  history: z.array(epochRecordSchema),
+});
+export type TrainingProvenance = z.infer<typeof trainingProvenanceSchema>;
+
+export const modelJsonSchema = z.object({
+  format: z.literal(MODEL_FORMAT),
+  version: z.literal(1),
+  /** `trained` by radml, or `imported` from a user's ONNX file and sidecar. */
+  origin: z.enum(['trained', 'imported']),
+  labelKind: z.enum(['categorical', 'multilabel']),
+  classes: z.array(z.string().min(1)).min(1),
+  /** Binary categorical models: the class whose score is "positive" for AUROC and operating points. */
+  positiveClass: z.string().nullable(),
+  input: z.object({ name: z.string(), channels: z.number().int().min(1), size: z.number().int().min(1) }),
+  output: z.object({
+    /** ONNX output read for scores. */
+    name: z.string(),
+    /** Whether that output already holds probabilities or still needs `activation`. */
+    kind: z.enum(['logits', 'probabilities']),
+    activation: z.enum(['softmax', 'sigmoid']),
+  }),
+  preprocessing: preprocessingSpecSchema,
+  /** The engine ArchSpec (trained models); null for imported models. */
+  architecture: z.record(z.string(), z.unknown()).nullable(),
+  training: trainingProvenanceSchema.nullable(),
+  validation: validationMetricsSchema.nullable(),
+  /** SHA-256 of every artefact, by path relative to the folder (forward slashes). */
+  artefacts: z.record(z.string(), sha256Hex),
+  createdAt: z.string(),
+});
+export type ModelJson = z.infer<typeof modelJsonSchema>;
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/**
+ * Write model.onnx, then model.json listing the SHA-256 of model.onnx and of each `extraArtefacts`
+ * path (relative to the folder, already written).
+ *
+ * @example writeModelFolder('out/model', onnxBytes, meta, ['checkpoint/checkpoint.bin'])
+ */
+export function writeModelFolder(dir: string, onnx: Uint8Array, meta: Omit<ModelJson, 'artefacts' | 'createdAt'>, extraArtefacts: string[] = []): ModelJson {
+  writeFileAtomic(join(dir, MODEL_ONNX), onnx);
+  const artefacts: Record<string, string> = {};
+  for (const rel of [MODEL_ONNX, ...extraArtefacts]) artefacts[rel.split(sep).join('/')] = sha256File(join(dir, rel));
+  const full: ModelJson = modelJsonSchema.parse({ ...meta, artefacts, createdAt: new Date().toISOString() });
+  writeJsonAtomic(join(dir, MODEL_JSON), full);
+  return full;
+}
+
+/** Read model.json (schema-checked) without verifying artefacts. */
+export function readModelJson(dir: string): ModelJson {
+  const file = join(dir, MODEL_JSON);
+  if (!existsSync(file)) throw new InputError('MODEL_MISSING', `${dir}: not a radml model folder (no ${MODEL_JSON})`, { file: dir });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError('MODEL_CORRUPT', `${file}: not valid JSON (${(e as Error).message})`, { file });
+  }
+  const r = modelJsonSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new InputError('MODEL_CORRUPT', `${file}: ${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}`, { file });
+  }
+  return r.data;
+}
+
+/**
+ * Check every artefact listed in model.json against its SHA-256. Throws InputError naming the
+ * first altered or missing file.
+ */
+export function verifyArtefacts(dir: string, meta: ModelJson): void {
+  if (!(MODEL_ONNX in meta.artefacts)) throw new InputError('MODEL_TAMPERED', `${join(dir, MODEL_JSON)}: lists no SHA-256 for ${MODEL_ONNX}; refusing an unverifiable model`, { file: dir });
+  for (const [rel, expected] of Object.entries(meta.artefacts)) {
+    const abs = resolve(dir, rel);
+    if (relative(resolve(dir), abs).startsWith('..')) throw new InputError('MODEL_CORRUPT', `${join(dir, MODEL_JSON)}: artefact path "${rel}" leaves the model folder`, { file: dir });
+    if (!existsSync(abs)) throw new InputError('MODEL_TAMPERED', `${abs}: listed in model.json but missing; the model folder is incomplete`, { file: abs });
+    const actual = sha256File(abs);
+    if (actual !== expected) {
+      throw new InputError('MODEL_TAMPERED', `${abs}: SHA-256 ${actual.slice(0, 16)}… does not match model.json (${expected.slice(0, 16)}…); the file was altered after the model was saved — refusing to load it`, { file: abs });
+    }
+  }
+}
+
+/** model.json (verified) and the inference ONNX bytes of a model folder. */
+export function loadModelFolder(dir: string): { meta: ModelJson; onnx: Uint8Array } {
+  const meta = readModelJson(dir);
+  verifyArtefacts(dir, meta);
+  return { meta, onnx: new Uint8Array(readFileSync(join(dir, MODEL_ONNX))) };
+}
+
+function findPackageJson(start: string, name?: string): { name: string; version: string } | undefined {
+  let d = start;
+  for (;;) {
+    const p = join(d, 'package.json');
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.version && (!name || pkg.name === name)) return { name: pkg.name ?? '', version: pkg.version };
+    }
+    const up = dirname(d);
+    if (up === d) return undefined;
+    d = up;
+  }
+}
+
+/** Versions recorded in provenance: radml itself, onnxruntime-node and Node. */
+export function packageVersions(): { radml: string; 'onnxruntime-node': string; node: string } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const radml = findPackageJson(here, 'radml')?.version ?? 'unknown';
+  let ort = 'unknown';
+  try {
+    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+    ort = findPackageJson(dirname(entry), 'onnxruntime-node')?.version ?? 'unknown';
+  } catch {
+    // Not resolvable: recorded as unknown rather than failing the training run.
+  }
+  return { radml, 'onnxruntime-node': ort, node: process.versions.node };
+}

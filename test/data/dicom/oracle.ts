@@ -1,0 +1,61 @@
+/** Test helpers: run the pydicom oracle and the variant builder (Python scripts beside this file). */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export const SHARED_DICOM = join(process.cwd(), '..', 'shared', 'data', 'dicom');
+
+export interface OracleResult {
+  file: string;
+  ok: boolean;
+  error?: string;
+  rows?: number;
+  columns?: number;
+  decoder?: string;
+  voi?: string;
+  modality?: Float32Array;
+  display?: Float32Array;
+}
+
+function f32(path: string): Float32Array {
+  const b = readFileSync(path);
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+/** pydicom's modality values and display image (see pydicom_oracle.py) for each file. */
+export function pydicomOracle(files: string[]): OracleResult[] {
+  const out = mkdtempSync(join(tmpdir(), 'radml-dicom-oracle-'));
+  const json = execFileSync('python3', [join(here, 'pydicom_oracle.py'), out, ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const results = JSON.parse(json) as OracleResult[];
+  results.forEach((r, i) => {
+    if (r.ok) {
+      r.modality = f32(join(out, `${i}.mod.f32`));
+      r.display = f32(join(out, `${i}.disp.f32`));
+    }
+  });
+  return results;
+}
+
+let variants: { dir: string; files: Record<string, string> } | undefined;
+
+/** Build the test variants into a tmp dir (once per process); returns name → path. */
+export function makeVariants(): { dir: string; files: Record<string, string> } {
+  if (variants) return variants;
+  const dir = mkdtempSync(join(tmpdir(), 'radml-dicom-variants-'));
+  const json = execFileSync('python3', [join(here, 'make_variants.py'), SHARED_DICOM, dir], { encoding: 'utf8' });
+  variants = { dir, files: JSON.parse(json) as Record<string, string> };
+  return variants;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}

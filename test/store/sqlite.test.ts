@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueFullError, SqliteStore, verifyAuditChain } from '../../src/store/index.js';
+
+function tempStore(now?: () => number): { store: SqliteStore; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-store-'));
+  return { store: SqliteStore.open(join(dir, 'radml.db'), now ? { now } : {}), dir };
+}
+
+test('enqueue is idempotent per study and model version, and refuses past the queue limit', async () => {
+  const { store, dir } = tempStore();
+  try {
+    const a = await store.enqueueJob({ kind: 'study', studyUid: '1.2.3', modelName: 'm', modelVersion: 1, maxQueued: 2 });
+    const b = await store.enqueueJob({ kind: 'study', studyUid: '1.2.3', modelName: 'm', modelVersion: 1, maxQueued: 2 });
+    assert.equal(a.created, true);
+    assert.equal(b.created, false);
+    assert.equal(b.job.id, a.job.id);
+    const c = await store.enqueueJob({ kind: 'study', studyUid: '1.2.3', modelName: 'm', modelVersion: 2, maxQueued: 2 });
+    assert.equal(c.created, true);
+    await assert.rejects(store.enqueueJob({ kind: 'study', studyUid: '1.2.4', modelName: 'm', modelVersion: 1, maxQueued: 2 }), QueueFullError);
+    // A duplicate of an existing job is still answered when the queue is full.
+    assert.equal((await store.enqueueJob({ kind: 'study', studyUid: '1.2.3', modelName: 'm', modelVersion: 1, maxQueued: 2 })).created, false);
+    assert.equal(await store.queueDepth(), 2);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('leases expire and are taken over; failures back off exponentially; completion needs the lease', async () => {
+  let t = 1_000_000;
+  const { store, dir } = tempStore(() => t);
+  try {
+    const { job } = await store.enqueueJob({ kind: 'study', studyUid: 'S1', modelName: 'm', modelVersion: 1, maxAttempts: 3 });
+    const l1 = await store.leaseJob('w1', 1000);
+    assert.equal(l1?.id, job.id);
+    assert.equal(await store.leaseJob('w2', 1000), undefined, 'a held lease is not handed out twice');
+    t += 1500; // w1 died
+    const l2 = await store.leaseJob('w2', 1000);
+    assert.equal(l2?.id, job.id);
+    assert.equal(l2?.attempts, 2);
+    assert.equal(await store.completeJob(job.id, 'w1', { result: null, predictions: [], skipped: [] }), false, 'a lost lease cannot complete');
+    const failed = await store.failJob(job.id, 'w2', 'PACS 503', { retryable: true, baseBackoffMs: 100 });
+    assert.equal(failed?.state, 'queued');
+    assert.equal(failed?.runAfter, t + 200, 'second attempt failed: backoff 100·2^1');
+    assert.equal(await store.leaseJob('w3', 1000), undefined, 'not due yet');
+    t += 200;
+    const l3 = await store.leaseJob('w3', 1000);
+    assert.equal(l3?.attempts, 3);
+    const last = await store.failJob(job.id, 'w3', 'PACS 503', { retryable: true, baseBackoffMs: 100 });
+    assert.equal(last?.state, 'failed', 'attempts exhausted');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('completion writes predictions and skips atomically; release gives leases back', async () => {
+  const { store, dir } = tempStore();
+  try {
+    await store.enqueueJob({ kind: 'study', studyUid: 'S1', modelName: 'm', modelVersion: 1 });
+    await store.enqueueJob({ kind: 'study', studyUid: 'S2', modelName: 'm', modelVersion: 1 });
+    const j1 = (await store.leaseJob('w', 10_000))!;
+    const j2 = (await store.leaseJob('w', 10_000))!;
+    const p = { studyUid: 'S1', seriesUid: 'SE', sopUid: 'I1', modelName: 'm', modelVersion: 1, scores: { a: 0.3 }, decisions: { a: false }, silent: false, columns: { view: 'PA' } };
+    assert.equal(await store.completeJob(j1.id, 'w', { result: { n: 1 }, predictions: [p], skipped: [{ studyUid: 'S1', sopUid: 'I2', reason: 'modality MR' }] }), true);
+    assert.equal((await store.listPredictions({ studyUid: 'S1' })).length, 1);
+    assert.equal((await store.listSkipped({ studyUid: 'S1' }))[0]?.reason, 'modality MR');
+    assert.equal(await store.releaseLeases('w'), 1);
+    const again = await store.getJob(j2.id);
+    assert.equal(again?.state, 'queued');
+    assert.equal(again?.attempts, 0, 'a released lease does not use up an attempt');
+    assert.deepEqual(await store.jobCounts(), { queued: 1, leased: 0, done: 1, failed: 0 });
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('audit log is append-only and its hash chain detects edited, deleted and truncated rows', async () => {
+  const { store, dir } = tempStore();
+  try {
+    for (let i = 0; i < 5; i++) await store.appendAudit({ actor: 'alice', action: 'predict', subject: `s${i}`, details: { i, b: 'x' } });
+    assert.equal(verifyAuditChain(await store.listAudit(), await store.auditHead()).ok, true);
+    assert.throws(() => store.db.prepare(`UPDATE audit SET actor = 'mallory' WHERE seq = 2`).run(), /append-only/);
+    assert.throws(() => store.db.prepare(`DELETE FROM audit WHERE seq = 2`).run(), /append-only/);
+
+    // Someone with write access drops the guard and edits a row.
+    store.db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
+    store.db.prepare(`UPDATE audit SET details = '{"i":2,"b":"y"}' WHERE seq = 3`).run();
+    let v = verifyAuditChain(await store.listAudit(), await store.auditHead());
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.problems.map((p) => p.seq), [3]);
+    assert.match(v.problems[0]!.reason, /edited/);
+    store.db.prepare(`UPDATE audit SET details = '{"i":2,"b":"x"}' WHERE seq = 3`).run();
+    assert.equal(verifyAuditChain(await store.listAudit(), await store.auditHead()).ok, true, 'key order does not matter');
+
+    store.db.prepare('DELETE FROM audit WHERE seq = 2').run();
+    v = verifyAuditChain(await store.listAudit(), await store.auditHead());
+    assert.equal(v.ok, false);
+    assert.match(v.problems[0]!.reason, /missing/);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('deleting the newest audit rows is caught by the recorded head', async () => {
+  const { store, dir } = tempStore();
+  try {
+    for (let i = 0; i < 3; i++) await store.appendAudit({ actor: 'a', action: 'x', subject: 's', details: {} });
+    store.db.exec('DROP TRIGGER audit_no_delete;');
+    store.db.prepare('DELETE FROM audit WHERE seq = 3').run();
+    const v = verifyAuditChain(await store.listAudit(), await store.auditHead());
+    assert.equal(v.ok, false);
+    assert.match(v.problems[0]!.reason, /recorded head/);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
