@@ -44,3 +44,30 @@ for (const unc of [false, true]) {
   const s14 = scorePositives(pred, ref, [...CHESTXRAY14_FINDINGS], { uncertainAsPositive: unc });
   console.log(`uncAsPos=${unc} micro15 F1=${s.micro.f1.toFixed(4)} (P ${s.micro.precision.toFixed(3)} R ${s.micro.recall.toFixed(3)})  micro14 F1=${s14.micro.f1.toFixed(4)} (P ${s14.micro.precision.toFixed(3)} R ${s14.micro.recall.toFixed(3)})`);
 }
+
+// How the expert labels treat hedged mentions and "chronic/old/healed/stable/no change" wording (dev part only):
+// for each mention category, the share of (report, finding) pairs the experts coded positive.
+if (process.argv.includes('--conventions')) {
+  const cats: Record<string, { n: number; pos: number }> = {};
+  const bump = (k: string, p: boolean) => {
+    cats[k] ??= { n: 0, pos: 0 };
+    cats[k].n++;
+    if (p) cats[k].pos++;
+  };
+  for (const r of reports) {
+    if (!isDevelopmentId(r['id']!)) continue;
+    const out = labelReport(c, { findings: r['findings'], impression: r['impression'] });
+    const l = labels.get(r['id']!)!;
+    for (const e of out.explanations) {
+      if (!(CHESTXRAY14_FINDINGS as readonly string[]).includes(e.finding) || e.finding === 'Hernia') continue;
+      const p = l[e.finding] === '1';
+      bump(`value ${e.value}${e.value === -1 ? ` (${e.trigger.toLowerCase()})` : ''}`, p);
+      if (e.value === 1) {
+        const s = e.sentence.toLowerCase();
+        for (const w of ['chronic', 'old', 'healed', 'stable', 'unchanged', 'no change', 'again', 'redemonstrat', 'residual', 'resolving', 'improv', 'consistent with', 'compatible with', 'versus', 'likely', 'probabl', 'xxxx'])
+          if (new RegExp(`\\b${w}`).test(s)) bump(`positive, sentence has "${w}"`, p);
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(cats).sort((a, b) => b[1].n - a[1].n)) if (v.n >= 3) console.log(`${k.padEnd(45)} n=${String(v.n).padStart(4)} expert-positive ${(v.pos / v.n).toFixed(2)}`);
+}

@@ -2,8 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { evaluatePredictions, type EvaluateOptions } from '../evaluate/index.js';
-import { checklistMarkdown, modelCardMarkdown, renderReport } from '../report/index.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { writeEvaluation } from '../report/index.js';
 import { readCsv } from '../util/csv.js';
 import { InputError } from '../util/errors.js';
 import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
@@ -113,14 +112,11 @@ Examples:
     if (model) opts.provenance = { model, model_dir: basename(resolve(modelDir!)) };
 
     const bar = progressBar(io);
-    const { results, calibration } = evaluatePredictions(table, opts, bar.callback);
+    const output = evaluatePredictions(table, opts, bar.callback);
     bar.stop();
+    const { results } = output;
     const title = str(args, 'title');
-    writeJsonAtomic(join(out, 'results.json'), results);
-    writeJsonAtomic(join(out, 'calibration.json'), calibration);
-    writeFileAtomic(join(out, 'report.html'), renderReport(results, title ? { title } : {}));
-    writeFileAtomic(join(out, 'model-card.md'), modelCardMarkdown(results));
-    writeFileAtomic(join(out, 'checklist.md'), checklistMarkdown(results));
+    writeEvaluation(out, output, title ? { title } : {});
 
     for (const m of results.messages) io.err(`${m.level}: ${m.text}`);
     for (const c of Object.values(results.classes)) {

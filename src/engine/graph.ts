@@ -3,6 +3,7 @@
  * A LayerGraph is plain JSON (it travels to worker threads and into model.json); node outputs are
  * named by the node's `name`, the image input is named `input` ([N,C,H,W]).
  */
+import { z } from 'zod';
 import { InputError } from '../util/errors.js';
 
 export interface NamedTensor {
@@ -287,12 +288,39 @@ export class GraphBuilder {
   }
 }
 
-/** Re-validates a graph (e.g. one read from model.json) and recomputes its derived fields. */
-export function validateGraph(g: LayerGraph): LayerGraph {
-  if (!g || !Array.isArray(g.nodes) || !Array.isArray(g.inputShape) || typeof g.output !== 'string') {
-    throw new InputError('GRAPH_INVALID', 'not a layer graph (needs inputShape, nodes, output)');
+const posInt = z.number().int().positive();
+const base = { name: z.string().min(1), inputs: z.array(z.string()).min(1) };
+const window = { kernel: posInt, stride: posInt, padding: z.number().int().nonnegative() };
+/** Schema of one layer node as stored in JSON (model.json, worker messages). */
+export const layerNodeSchema = z.discriminatedUnion('op', [
+  z.object({ ...base, op: z.literal('conv2d'), outChannels: posInt, ...window, bias: z.boolean() }),
+  z.object({ ...base, op: z.literal('batchnorm2d'), eps: z.number().positive() }),
+  z.object({ ...base, op: z.literal('relu') }),
+  z.object({ ...base, op: z.literal('silu') }),
+  z.object({ ...base, op: z.literal('leaky_relu'), alpha: z.number().finite() }),
+  z.object({ ...base, op: z.literal('maxpool2d'), ...window }),
+  z.object({ ...base, op: z.literal('avgpool2d'), ...window }),
+  z.object({ ...base, op: z.literal('global_avg_pool') }),
+  z.object({ ...base, op: z.literal('dropout'), p: z.number().min(0).lt(1) }),
+  z.object({ ...base, op: z.literal('linear'), outFeatures: posInt, bias: z.boolean() }),
+  z.object({ ...base, op: z.literal('flatten') }),
+  z.object({ ...base, op: z.literal('add') }),
+  z.object({ ...base, op: z.literal('concat') }),
+]);
+const graphSchema = z.object({ inputShape: z.array(posInt).length(3), nodes: z.array(layerNodeSchema), output: z.string() });
+
+/**
+ * Re-validates a graph (e.g. one read from model.json) and recomputes its derived fields.
+ *
+ * @example const g = validateGraph(JSON.parse(text).graph);
+ */
+export function validateGraph(g: unknown): LayerGraph {
+  const r = graphSchema.safeParse(g);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new InputError('GRAPH_INVALID', `not a valid layer graph: ${first?.path.join('.')}: ${first?.message}`);
   }
-  return finishGraph(g.inputShape, g.nodes, g.output);
+  return finishGraph(r.data.inputShape, r.data.nodes as LayerNode[], r.data.output);
 }
 
 /** For every value, the nodes reading it (used by autodiff to sum gradients of shared values). */

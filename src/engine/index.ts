@@ -18,3 +18,5 @@ export { exportInferenceModel, foldBatchNorm, InferenceModel } from './inference
 export type { OptimizerSpec, Optimizer, ScheduleSpec } from './optim.js';
 export { createOptimizer, learningRate, updateRunningStats } from './optim.js';
 export { serializeParams, deserializeParams } from './serialize.js';
+export type { ImportedModel } from './import-onnx.js';
+export { importOnnx } from './import-onnx.js';

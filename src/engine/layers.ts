@@ -19,6 +19,14 @@ import type { OnnxGraphBuilder } from './onnx-builder.js';
 
 export type Mode = 'train' | 'eval';
 
+/** Kernel choices measured for speed (see report); exported so benchmarks can compare them. */
+export const tuning = {
+  /** Input gradient of stride-1 convs: ConvTranspose, or Conv with flipped, transposed weights. */
+  convInputGrad: 'convtranspose' as 'convtranspose' | 'conv',
+  /** Backward of non-overlapping max-pools: 0/1 MatMul + Expand upsampling, or SpaceToDepth/DepthToSpace. */
+  maxPoolBackward: 'upsample' as 'upsample' | 'depth',
+};
+
 export interface ForwardContext {
   b: OnnxGraphBuilder;
   graph: LayerGraph;
@@ -228,7 +236,13 @@ export function emitBackward(a: BackwardArgs): BackwardResult {
         dparams.set(`${node.name}.weight`, dw);
         if (node.bias) dparams.set(`${node.name}.bias`, b.op('ReduceSum', [dy, b.constI64(REDUCE_NCHW)], { keepdims: 0 }));
       }
-      if (a.needInput[0]) {
+      if (a.needInput[0] && s === 1 && tuning.convInputGrad === 'conv' && k - 1 - p >= 0) {
+        // Full correlation with the spatially flipped, in/out-swapped kernel.
+        const wt = b.op('Transpose', [a.param(`${node.name}.weight`)], { perm: [1, 0, 2, 3] });
+        const flipped = b.op('Slice', [wt, b.constI64([k - 1, k - 1]), b.constI64([-(k + 1), -(k + 1)]), b.constI64([2, 3]), b.constI64([-1, -1])]);
+        const q = k - 1 - p;
+        dx[0] = b.op('Conv', [dy, flipped], { kernel_shape: [k, k], strides: [1, 1], pads: [q, q, q, q] });
+      } else if (a.needInput[0]) {
         const oph = outputPadding(h, ho, k, s, p), opw = outputPadding(w, wo, k, s, p);
         dx[0] = b.op('ConvTranspose', [dy, a.param(`${node.name}.weight`)], {
           kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p], output_padding: [oph, opw],
@@ -280,7 +294,16 @@ export function emitBackward(a: BackwardArgs): BackwardResult {
       const [, ho, wo] = outShape as [number, number, number];
       const y = a.values.get(node.name)!;
       const k = node.kernel, s = node.stride, p = node.padding;
-      if (isSimplePool(node, h, w)) {
+      if (isSimplePool(node, h, w) && tuning.maxPoolBackward === 'depth') {
+        // Window offsets become a middle axis: [N, k², C, Ho, Wo]; compare with y broadcast over it.
+        const kk = k * k;
+        const cand = b.op('Reshape', [b.op('SpaceToDepth', [x], { blocksize: k }), b.constI64([0, kk, c, ho, wo])]);
+        const maskF = b.op('Cast', [b.op('Equal', [cand, b.op('Reshape', [y, b.constI64([0, 1, c, ho, wo])])])], { to: 1 });
+        const count = b.op('ReduceSum', [maskF, b.constI64([1])], { keepdims: 1 });
+        const share = b.op('Div', [b.op('Reshape', [dy, b.constI64([0, 1, c, ho, wo])]), count]);
+        const g = b.op('Reshape', [b.op('Mul', [maskF, share]), b.constI64([0, kk * c, ho, wo])]);
+        dx[0] = b.op('DepthToSpace', [g], { blocksize: k, mode: 'DCR' });
+      } else if (isSimplePool(node, h, w)) {
         const mask = b.op('Equal', [x, upsample(b, y, ho, wo, k)]);
         const count = b.op('Mul', [
           b.op('AveragePool', [b.op('Cast', [mask], { to: 1 })], { kernel_shape: [k, k], strides: [k, k] }),

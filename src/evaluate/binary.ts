@@ -112,7 +112,7 @@ export function evaluateBinary(tuning: Labelled, evaluation: Labelled, opts: Bin
   const bothClasses = P > 0 && N > 0;
   if (n === 0) messages.push('No usable rows to evaluate (every row lacks a 0/1 label or a numeric score).');
   else if (!bothClasses) messages.push(`Only ${P === 0 ? 'negative' : 'positive'} cases in the evaluation rows (n=${n}): AUROC, AUPRC and sensitivity/specificity trade-offs are undefined.`);
-  if (n > 0 && r.groupScore.length === 1) messages.push('All scores are equal: the model does not rank cases at all (AUROC 0.5 by definition).');
+  if (n > 0 && r.groupScore.length === 1) messages.push(`All scores are equal: the model does not rank cases at all${bothClasses ? ' (AUROC 0.5 by definition)' : ''}.`);
   if (bothClasses && (P < 10 || N < 10)) messages.push(`Very few cases (${P} positive, ${N} negative): every interval is wide and estimates are unstable.`);
 
   // Discrimination.

@@ -172,8 +172,13 @@ export function designRows(table: CsvTable, opts: { tuneSplit?: string; evalSpli
     }
   }
   if (evalRows.length === 0) throw new InputError('PREDICTIONS_EMPTY', `${file}: no rows to evaluate (${evalLabel})`, { file });
-  if (opts.sameData) {
-    notes.push('Thresholds and recalibration were chosen on the same rows they are reported on (--same-data): operating-point metrics are optimistic.');
+  const overlap = tuneRows.length > 0 && tuneRows.some((i) => evalRows.includes(i));
+  if (opts.sameData || overlap) {
+    notes.push(
+      opts.sameData
+        ? 'Thresholds and recalibration were chosen on the same rows they are reported on (--same-data): operating-point metrics are optimistic.'
+        : 'The tuning and evaluation splits overlap, so thresholds and recalibration were chosen on the rows they are reported on: operating-point metrics are optimistic.',
+    );
     return { tuningRows: evalRows, evaluationRows: evalRows, tuningLabel: `${evalLabel} (same data as evaluation)`, evaluationLabel: evalLabel, sameData: true, notes, warnings };
   }
   if (tuneRows.length === 0) {

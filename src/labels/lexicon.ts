@@ -300,6 +300,7 @@ export const DEFAULT_LEXICON: Lexicon = {
     post: [
       '(?:has|have|had) (?:\\w+ ){0,2}?(?:resolved|cleared|disappeared|been removed)', 'resolved', 'not (?:\\w+ ){0,1}(?:seen|identified|present|visualized|demonstrated|evident|noted|appreciated|detected|visible|apparent|enlarged)',
       '(?:is|are|was|were) absent', 'no longer (?:seen|present|visualized|evident|visible|identified)?', 'unlikely', 'is negative', 'are negative', 'removed',
+      '(?:is|are|appears?|remains?|seems?) (?:\\w+ ){0,1}?(?:within (?:the )?(?:limits of normal|normal limits)|normal(?! in)|unremarkable)', 'within (?:the )?(?:limits of normal|normal limits)',
     ],
   },
   uncertainty: {

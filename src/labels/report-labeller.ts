@@ -19,6 +19,10 @@
  * `pathology` concept is 1 or -1 (else 0); normal = 1 when no concept at all (pathology, device,
  * other abnormality) is 1 or -1 (else 0).
  *
+ * Section awareness: besides the given sections (text columns), headings inside a column
+ * ("FINDINGS:", "IMPRESSION:", "INDICATION:", "HISTORY:", …) split it further; indication, history
+ * and reason-for-exam parts are skipped, because the clinical question ("? pneumonia") is not a finding.
+ *
  * Anonymisation tokens (`XXXX` in the IU reports) contain no sentence punctuation and match no
  * pattern, so they neither split sentences nor create mentions; they count as one word in windows.
  * Sentences end at ".", "!", or a line break; a "." between digits ("3.5 cm") does not end one.
@@ -55,17 +59,31 @@ export interface CompiledLexicon {
  * Wrap a pattern in word boundaries on the sides where it starts/ends with a word character, so
  * "no" does not match inside "nodule" while ";" or "\\?" still match right after a word.
  */
-function bounded(p: string): string {
+function boundaries(p: string): { left: boolean; right: boolean } {
   const startsWord = /^(?:[a-z0-9(\[]|\\[wdb])/i.test(p);
   const endsNonWord = /(?:\\[^wdbsWDBS]|[;:,.!?\-/])$/.test(p) && !/[)\]*+}]$/.test(p) && !/[a-z0-9]\??$/i.test(p);
-  return `${startsWord ? '(?<![a-z0-9])' : ''}(?:${p})${endsNonWord ? '' : '(?![a-z0-9])'}`;
+  return { left: startsWord, right: !endsNonWord };
+}
+
+/** One alternation per boundary kind, so the common case shares a single lookbehind (faster scans). */
+function bounded(patterns: readonly string[]): string {
+  const groups = new Map<string, string[]>();
+  for (const p of patterns) {
+    const b = boundaries(p);
+    const key = `${b.left ? 'L' : ''}${b.right ? 'R' : ''}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(`(?:${p})`);
+  }
+  return [...groups.entries()]
+    .map(([key, ps]) => `${key.includes('L') ? '(?<![a-z0-9])' : ''}(?:${ps.join('|')})${key.includes('R') ? '(?![a-z0-9])' : ''}`)
+    .join('|');
 }
 
 function alternation(patterns: readonly string[], what: string): RegExp | null {
   if (patterns.length === 0) return null;
   // Sort longest first so "no evidence of" wins over "no" at the same position.
   const sorted = [...patterns].sort((a, b) => b.length - a.length);
-  const src = sorted.map(bounded).join('|');
+  const src = bounded(sorted);
   try {
     return new RegExp(src, 'gi');
   } catch (e) {
@@ -270,6 +288,34 @@ function classify(c: CompiledLexicon, s: SectionState, m: Span): { value: 1 | 0 
   return { value, trigger: decider, sentence: [s0, s1] };
 }
 
+// Headings inside one text column ("INDICATION: … FINDINGS: … IMPRESSION: …"). The clinical
+// question ("rule out pneumonia") is not a finding, so history-type sections are not labelled.
+const HEADING = /(?:^|[\s.])(findings|impression|conclusions?|opinion|indications?|history|clinical (?:history|information|indications?|details)|reason for (?:exam(?:ination)?|study|request)|comparison|technique)\s*:/gi;
+const SKIPPED_HEADINGS = /^(?:indications?|history|clinical|reason)/i;
+
+/** Split each section on embedded headings; drop history-type parts and empty text. */
+function reportParts(sections: Record<string, string | undefined>): [string, string][] {
+  const parts: [string, string][] = [];
+  for (const [section, text] of Object.entries(sections)) {
+    if (!text || text.trim() === '') continue;
+    HEADING.lastIndex = 0;
+    const heads: { name: string; start: number; body: number }[] = [];
+    let m: RegExpExecArray | null;
+    while ((m = HEADING.exec(text)) !== null) heads.push({ name: m[1]!.toLowerCase(), start: m.index, body: m.index + m[0].length });
+    if (heads.length === 0) {
+      parts.push([section, text]);
+      continue;
+    }
+    if (heads[0]!.start > 0 && text.slice(0, heads[0]!.start).trim() !== '') parts.push([section, text.slice(0, heads[0]!.start)]);
+    heads.forEach((h, k) => {
+      if (SKIPPED_HEADINGS.test(h.name)) return;
+      const body = text.slice(h.body, k + 1 < heads.length ? heads[k + 1]!.start : text.length);
+      if (body.trim() !== '') parts.push([`${section}/${h.name}`, body]);
+    });
+  }
+  return parts;
+}
+
 /**
  * Label one report. `sections` maps section name → text (e.g. findings and impression); missing
  * or empty sections are skipped.
@@ -281,8 +327,7 @@ function classify(c: CompiledLexicon, s: SectionState, m: Span): { value: 1 | 0 
  */
 export function labelReport(c: CompiledLexicon, sections: Record<string, string | undefined>, explain = true): ReportLabels {
   const best = new Map<string, { value: 1 | 0 | -1; expl: LabelExplanation | null }>();
-  for (const [section, text] of Object.entries(sections)) {
-    if (!text) continue;
+  for (const [section, text] of reportParts(sections)) {
     const s: SectionState = { text, lower: lowerSameLength(text), bounds: null, triggers: null, terminators: null };
     for (const concept of c.concepts) {
       const re = concept.mention;

@@ -29,6 +29,7 @@ h3{font-size:16px;margin:16px 0 6px}
 h4{font-size:15px;margin:14px 0 4px;color:var(--muted)}
 table{border-collapse:collapse;margin:8px 0;font-size:13.5px;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid var(--line);padding:5px 10px;text-align:left;vertical-align:top}
+td:first-child{min-width:140px}
 thead th{background:#f1f5f9;font-weight:600}
 table.kv th{font-weight:600;width:300px;background:none}
 tr.headline td{background:#eff6ff;font-weight:600}

@@ -8,6 +8,7 @@
  * const html = renderReport(results, { extraSections: [myRobustnessSection] });
  */
 export { renderReport, type RenderOptions } from './html.js';
+export { writeEvaluation, EVALUATION_FILES } from './write.js';
 export { defaultSections, plainSummary, type ReportSection, type ReportContext } from './sections.js';
 export { modelCardMarkdown } from './model-card.js';
 export { checklistMarkdown, claimChecklist, tripodAiChecklist, type ChecklistItem } from './checklist.js';

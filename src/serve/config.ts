@@ -17,6 +17,9 @@ export const orthancConfigSchema = z.object({
   /** How new studies are found: Orthanc's `/changes` feed (StableStudy events) or QIDO-RS polling. */
   watch: z.enum(['changes', 'qido', 'off']).default('changes'),
   pollIntervalMs: z.number().int().min(50).default(2000),
+  /** On the very first start, read the change feed from the beginning (score every study already
+   *  stored) or only from now on. Later starts continue from the saved cursor. */
+  startFrom: z.enum(['beginning', 'now']).default('now'),
   /** Per-request timeout to the PACS. */
   timeoutMs: z.number().int().min(100).default(30_000),
 });

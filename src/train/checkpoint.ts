@@ -38,7 +38,8 @@ export interface Checkpoint {
   /** True when training stopped (all epochs run or early stopping). */
   finished: boolean;
   bestEpoch: number;
-  bestScore: number | null;
+  /** Validation AUROC and loss of the best epoch (null before the first epoch). */
+  bestScore: { auroc: number | null; loss: number | null } | null;
   epochsWithoutImprovement: number;
   history: EpochRecord[];
   /** Wall time spent so far across every run of this training, in seconds. */
@@ -75,7 +76,7 @@ const checkpointSchema = z.object({
   epoch: z.number().int().min(0),
   finished: z.boolean(),
   bestEpoch: z.number().int().min(0),
-  bestScore: z.number().nullable(),
+  bestScore: z.object({ auroc: z.number().nullable(), loss: z.number().nullable() }).nullable(),
   epochsWithoutImprovement: z.number().int().min(0),
   history: z.array(epochRecordSchema),
   wallSeconds: z.number().min(0),

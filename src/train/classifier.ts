@@ -87,7 +87,7 @@ export class ImageClassifier {
       preprocessing: t.preprocessing,
       architecture: { ...t.arch },
       training: {
-        data: { source: data.source, kind: data.kind, sha256: data.sha256, imagesSha256: ds.meta.imagesSha256, images: ds.meta.count, skipped: data.skipped },
+        data: { source: data.source, kind: data.kind, sha256: data.sha256, imagesSha256: t.imagesSha256, images: ds.meta.count, skipped: data.skipped },
         split: t.split,
         options: { ...o },
         lossWeights: t.lossWeights,

@@ -5,9 +5,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseUncertaintyPolicy } from '../labels/uncertainty.js';
 import { InputError } from '../util/errors.js';
 
-export const UNCERTAINTY_POLICIES = ['u-ignore', 'u-zeros', 'u-ones'] as const;
+export const UNCERTAINTY_POLICIES = ['u-ignore', 'u-zeros', 'u-ones', 'u-lsr', 'soft'] as const;
 
 export const trainOptionsSchema = z.object({
   arch: z.enum(['cnn', 'resnet']).default('cnn'),
@@ -36,8 +37,15 @@ export const trainOptionsSchema = z.object({
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
   /** Stop after this many epochs without a better validation AUROC. */
   patience: z.number().int().min(1).default(8),
-  /** Multi-label: how -1 (uncertain) labels become targets; blanks are always masked. */
-  uncertainty: z.enum(UNCERTAINTY_POLICIES).default('u-ignore'),
+  /** Multi-label: how -1 (uncertain) labels become targets (src/labels/uncertainty.ts shorthand); blanks are masked unless `+blank=negative`. */
+  uncertainty: z.string().default('u-ignore').refine((s) => {
+    try {
+      parseUncertaintyPolicy(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a valid uncertainty policy (u-ignore, u-zeros, u-ones, u-lsr[:low,high], soft; +eps=ε; +blank=negative)'),
   /** Fraction of patients held out for validation when the manifest has no `val` split. */
   valFraction: z.number().gt(0).lt(1).default(0.15),
   /** Continue from the checkpoint in the output folder; error if it does not match. */

@@ -4,7 +4,9 @@
  * uncertainty policy from src/labels/uncertainty.ts).
  */
 import type { ManifestRecord } from '../data/manifest.js';
+import { parseUncertaintyPolicy, policyTargetsMatrix, type UncertaintyPolicy } from '../labels/uncertainty.js';
 import { InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
 
 export interface Targets {
   labelKind: 'categorical' | 'multilabel';
@@ -54,36 +56,27 @@ export function categoricalTargets(records: ManifestRecord[], classes: string[],
 }
 
 /**
- * Multi-label targets: one column per finding. Blank (not mentioned) is masked out of the loss;
- * -1 (uncertain) follows the policy: u-ignore masks it, u-zeros counts it negative, u-ones positive.
+ * Multi-label targets: one column per finding, from src/labels/uncertainty.ts. Blank (not
+ * mentioned) is masked out of the loss unless the policy says `+blank=negative`; -1 (uncertain)
+ * follows the policy (u-ignore masks it, u-zeros / u-ones count it 0 / 1, u-lsr draws a soft target
+ * with a generator seeded from `seed`).
  *
  * @example multilabelTargets(records, ['effusion', 'oedema'], 'u-ignore', 1).mask
  */
-export function multilabelTargets(records: ManifestRecord[], findings: string[], policy: string, _seed: number): Targets {
+export function multilabelTargets(records: ManifestRecord[], findings: string[], policyText: string, seed: number): Targets {
   if (findings.length < 1) throw new InputError('TRAIN_CLASSES', 'multi-label training needs at least one finding column');
+  const policy = trainingPolicy(policyText);
   const k = findings.length;
   const n = records.length;
-  const target = new Float32Array(n * k);
-  const mask = new Float32Array(n * k);
+  const rows = records.map((r) => findings.map((f) => r.findings?.[f] ?? null));
+  const { target, mask } = policyTargetsMatrix(rows, policy, new Rng(`${seed}:uncertainty`));
   const labelled = new Uint8Array(n);
-  records.forEach((r, i) => {
-    findings.forEach((f, c) => {
-      const { target: t, mask: m } = uncertaintyTarget(r.findings?.[f] ?? null, policy);
-      target[i * k + c] = t;
-      mask[i * k + c] = m;
-      if (m > 0) labelled[i] = 1;
-    });
-  });
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) if (mask[i * k + c]! > 0) labelled[i] = 1;
   return { labelKind: 'multilabel', classes: findings, positiveIndex: null, target, mask, classIndex: new Int32Array(n).fill(-1), labelled };
 }
 
-function uncertaintyTarget(v: 1 | 0 | -1 | null, policy: string): { target: number; mask: number } {
-  if (v === null) return { target: 0, mask: 0 };
-  if (v === 1 || v === 0) return { target: v, mask: 1 };
-  switch (policy) {
-    case 'u-zeros': return { target: 0, mask: 1 };
-    case 'u-ones': return { target: 1, mask: 1 };
-    case 'u-ignore': return { target: 0, mask: 0 };
-    default: throw new InputError('CLI_ARGS', `unknown uncertainty policy "${policy}" (u-ignore, u-zeros, u-ones)`);
-  }
+/** The policy for training: blanks are masked (not counted) unless the text says `+blank=…`. */
+export function trainingPolicy(text: string): UncertaintyPolicy {
+  const p = parseUncertaintyPolicy(text);
+  return /blank=/.test(text) ? p : { ...p, blank: 'ignore' };
 }

@@ -55,6 +55,7 @@ export interface TrainedModel {
   finished: boolean;
   resumed: boolean;
   validation: ValidationScore;
+  imagesSha256: string;
   split: SplitInfo;
   lossWeights: number[];
   configHash: string;
@@ -154,8 +155,24 @@ export async function predictRows(graph: LayerGraph, params: ParamSet, activatio
   }
 }
 
-function configHashOf(o: TrainOptions, ds: Dataset, classes: string[]): string {
-  return createHash('sha256').update(JSON.stringify({ options: resultDefiningOptions(o), images: ds.meta.imagesSha256, count: ds.meta.count, classes })).digest('hex');
+/** SHA-256 of the dataset's cached pixels (in-memory ingests do not compute it; a folder's is verified on read). */
+export function imagesHash(ds: Dataset): string {
+  if (/^[0-9a-f]{64}$/.test(ds.meta.imagesSha256)) return ds.meta.imagesSha256;
+  return createHash('sha256').update(new Uint8Array(ds.pixels.buffer, ds.pixels.byteOffset, ds.pixels.byteLength)).digest('hex');
+}
+
+function configHashOf(o: TrainOptions, imagesSha256: string, count: number, classes: string[]): string {
+  return createHash('sha256').update(JSON.stringify({ options: resultDefiningOptions(o), images: imagesSha256, count, classes })).digest('hex');
+}
+
+/** Is validation result (auroc, loss) better than the best so far? AUROC first; ties broken by lower loss. */
+function better(s: { auroc: number | null; loss: number | null }, best: { auroc: number | null; loss: number | null } | null): boolean {
+  if (best === null) return true;
+  const a = s.auroc ?? -Infinity;
+  const b = best.auroc ?? -Infinity;
+  if (a > b + 1e-6) return true;
+  if (a < b - 1e-6) return false;
+  return (s.loss ?? Infinity) < (best.loss ?? Infinity) - 1e-6;
 }
 
 /**
@@ -187,7 +204,8 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
   const graph = buildArchitecture(arch, { inChannels: 1, imageSize: size, numOutputs: k });
   const { loss, weight, lossWeights } = lossSpecOf(o, targets, trainRows);
   const activation = targets.labelKind === 'multilabel' ? 'sigmoid' : 'softmax';
-  const configHash = configHashOf(o, ds, targets.classes);
+  const imagesSha256 = imagesHash(ds);
+  const configHash = configHashOf(o, imagesSha256, ds.meta.count, targets.classes);
 
   let ck: Checkpoint | undefined = ctx.outDir ? loadCheckpoint(ctx.outDir) : undefined;
   if (ck && ck.configHash !== configHash) {
@@ -211,7 +229,7 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
     if (ck) optimizer.loadState(ck.optimizer);
     let bestParams = ck ? ck.bestParams : snapshotParams(params);
     let bestEpoch = ck?.bestEpoch ?? 0;
-    let bestScore: number | null = ck?.bestScore ?? null;
+    let bestScore: { auroc: number | null; loss: number | null } | null = ck?.bestScore ?? null;
     let stale = ck?.epochsWithoutImprovement ?? 0;
     const history: EpochRecord[] = ck ? ck.history.slice() : [];
     let epoch = ck?.epoch ?? 0;
@@ -257,16 +275,14 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
         seconds: (Date.now() - t0) / 1000, imagesPerSecond: seen / Math.max(1e-9, trainSeconds),
       };
       history.push(rec);
-      // AUROC when defined (both classes in validation); otherwise the negated validation loss.
-      const s = score.auroc ?? (score.loss !== null ? -score.loss : null);
-      if (s !== null && (bestScore === null || s > bestScore + 1e-6)) {
-        bestScore = s;
+      if (better(score, bestScore)) {
+        bestScore = { auroc: score.auroc, loss: score.loss };
         bestEpoch = epoch;
         bestParams = snapshotParams(params);
         stale = 0;
       } else stale++;
       if (stale >= o.patience || epoch >= o.epochs) finished = true;
-      ctx.onEpoch?.(rec, { epoch: bestEpoch, score: bestScore });
+      ctx.onEpoch?.(rec, { epoch: bestEpoch, score: bestScore?.auroc ?? null });
       if (ctx.outDir) {
         saveCheckpoint(ctx.outDir, {
           version: 1, configHash, epoch, finished, bestEpoch, bestScore, epochsWithoutImprovement: stale, history,
@@ -279,7 +295,7 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
       graph, arch, params: bestParams,
       targets: { labelKind: targets.labelKind, classes: targets.classes, positiveIndex: targets.positiveIndex },
       preprocessing, history, bestEpoch, epochsRun: epoch, stoppedEarly: finished && epoch < o.epochs, finished, resumed,
-      validation, split: split.info, lossWeights, configHash, wallSeconds: priorWall + (Date.now() - started) / 1000, startedAt,
+      validation, imagesSha256, split: split.info, lossWeights, configHash, wallSeconds: priorWall + (Date.now() - started) / 1000, startedAt,
     };
   } finally {
     await pool.close();

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  GraphBuilder, compileTrainingGraph, compileInputGradientGraph, GradientSession, InputGradientSession,
+  GraphBuilder, buildArchitecture, compileTrainingGraph, compileInputGradientGraph, GradientSession, InputGradientSession,
   type LayerGraph, type LossSpec, type ParamSet,
 } from '../../src/engine/index.js';
 import { dropoutMasks } from '../../src/engine/session.js';
+import { tuning } from '../../src/engine/layers.js';
 import { numpyOracle, randomParams, randomArray, pickIndices, assertClose, tensorJson } from './helpers.js';
 
 /** One graph using every layer kind, including the general (overlapping/padded) pool paths. */
@@ -88,6 +89,7 @@ const cases: [string, Case][] = [
   ['softmax focal (γ=0.5)', { graph: flattenGraph(K), loss: { kind: 'softmax_ce', focalGamma: 0.5 }, training: true }],
   ['bce_logits with mask + pos weights + sample weights', { graph: everyLayerGraph(K), loss: { kind: 'bce_logits', posWeights: [2, 0.5, 1] }, training: true, mask: true, weight: true }],
   ['bce_logits soft targets + smoothing', { graph: flattenGraph(K), loss: { kind: 'bce_logits', labelSmoothing: 0.2 }, training: true, soft: true }],
+  ['resnet (basic blocks, 1x1 downsample shortcut), training', { graph: buildArchitecture({ kind: 'resnet', width: 2, blocks: [1, 1] }, { inChannels: 1, imageSize: 8, numOutputs: K }), loss: { kind: 'softmax_ce' }, training: true }],
   ['bce focal (γ=2) with mask and pos weights', { graph: flattenGraph(K), loss: { kind: 'bce_logits', focalGamma: 2, posWeights: [3, 1, 1] }, training: true, mask: true }],
 ];
 
@@ -95,6 +97,20 @@ cases.forEach(([name, c], i) => {
   test(`gradients match float64 finite differences: ${name}`, async () => {
     await checkCase(name, c, 100 + 17 * i);
   });
+});
+
+test('alternative kernels (Conv-based input gradient, SpaceToDepth max-pool backward) give the same gradients', async () => {
+  const saved = { ...tuning };
+  try {
+    tuning.convInputGrad = 'conv';
+    tuning.maxPoolBackward = 'depth';
+    await checkCase('alternative kernels', { graph: everyLayerGraph(K), loss: { kind: 'softmax_ce' }, training: true }, 5);
+    await checkCase('alternative kernels, cnn', {
+      graph: buildArchitecture({ kind: 'cnn', width: 2, depth: 2 }, { inChannels: 2, imageSize: 8, numOutputs: K }), loss: { kind: 'softmax_ce' }, training: true,
+    }, 6);
+  } finally {
+    Object.assign(tuning, saved);
+  }
 });
 
 test('input gradients (logit seed and loss) match float64 finite differences', async () => {

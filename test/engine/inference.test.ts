@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  buildArchitecture, exportInferenceModel, InferenceModel, foldBatchNorm, GraphBuilder,
+  buildArchitecture, exportInferenceModel, InferenceModel, foldBatchNorm, GraphBuilder, type ArchSpec,
 } from '../../src/engine/index.js';
 import { InputError } from '../../src/util/errors.js';
 import { numpyOracle, randomParams, randomArray, assertClose, tensorJson } from './helpers.js';
@@ -19,7 +19,7 @@ out = s.run(None, {'input': x})
 print(json.dumps({o.name: r.ravel().tolist() for o, r in zip(s.get_outputs(), out)}))
 `;
 
-for (const arch of [{ kind: 'cnn', width: 4 } as const, { kind: 'resnet', width: 4, blocks: [1, 2] } as const]) {
+for (const arch of [{ kind: 'cnn', width: 4 }, { kind: 'resnet', width: 4, blocks: [1, 2] }] as ArchSpec[]) {
   test(`exported ${arch.kind} (BN folded) gives the same outputs in Python onnxruntime, onnxruntime-node and an unfolded float64 forward`, async () => {
     const g = buildArchitecture({ ...arch, dropout: 0.2 }, { inChannels: 2, imageSize: 16, numOutputs: 3 });
     const params = randomParams(g, 5);

@@ -6,6 +6,7 @@ import {
 } from '../../src/engine/index.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
+import { tuning } from '../../src/engine/layers.js';
 import { numpyOracle, randomArray, assertClose, tensorJson } from './helpers.js';
 
 test('a full training step (forward, grads, Adam) on a tiny CNN matches a float64 numpy reference', async () => {
@@ -80,7 +81,9 @@ test('the engine learns: tiny synthetic 2-class images, loss falls, held-out acc
   assert.ok(correct / 200 >= 0.9, `held-out accuracy ${correct / 200}`);
 });
 
-test('max-pool ties split the window gradient evenly between the tied maxima', async () => {
+for (const variant of ['upsample', 'depth'] as const) test(`max-pool ties split the window gradient evenly between the tied maxima (${variant})`, async () => {
+  const saved = tuning.maxPoolBackward;
+  tuning.maxPoolBackward = variant;
   const b = new GraphBuilder([1, 4, 4]);
   const g = b.build(b.linear(b.flatten(b.maxPool(b.input, 2, { name: 'mp' }), 'f'), 1, { name: 'fc', bias: false }));
   const w = Float32Array.of(1, 2, 3, 4);
@@ -93,6 +96,7 @@ test('max-pool ties split the window gradient evenly between the tied maxima', a
     3, 1, 4, 0,
   );
   const s = await InputGradientSession.create(compileInputGradientGraph(g, params, { kind: 'logit' }), g);
+  tuning.maxPoolBackward = saved;
   const { inputGrad } = await s.run(x, 1, { seed: Float32Array.of(1) });
   await s.release();
   assertClose(inputGrad, [
@@ -127,4 +131,23 @@ test('freezing by name prefix: frozen grads are empty, the rest equal the unfroz
     const s = await GradientSession.create(compileTrainingGraph(g, { kind: 'softmax_ce' }));
     try { await s.run(params, { x, target, batch: 2 }); } finally { await s.release(); }
   }, /x has 192 values, expected 128/);
+});
+
+test('losses stay finite and exact for extreme logits (±80)', async () => {
+  const b = new GraphBuilder([1, 1, 2]);
+  const g = b.build(b.linear(b.flatten(b.input, 'f'), 2, { name: 'fc', bias: false }));
+  const params = { trainable: [{ name: 'fc.weight', shape: [2, 2], data: Float32Array.of(80, 0, -80, 0) }], buffers: [] };
+  const x = Float32Array.of(1, 0, -1, 0);
+  const target = Float32Array.of(0, 1, 0, 1); // both samples confidently wrong in the first, right in the other
+  for (const loss of [{ kind: 'softmax_ce' }, { kind: 'softmax_ce', focalGamma: 2 }, { kind: 'bce_logits' }, { kind: 'bce_logits', focalGamma: 2 }] as const) {
+    const s = await InputGradientSession.create(compileInputGradientGraph(g, params, { kind: 'loss', loss }), g);
+    const o = await s.run(x, 2, { target });
+    await s.release();
+    const ref = numpyOracle<{ loss: number; inputGrad: number[] }>({
+      task: 'gradients', graph: g, ...tensorJson(params), x: Array.from(x), target: Array.from(target), loss, mode: 'eval', batch: 2, checkInput: [0, 2], h: 1e-7,
+    });
+    assert.ok(Number.isFinite(o.loss!) && o.inputGrad.every(Number.isFinite), `${JSON.stringify(loss)} finite`);
+    assertClose([o.loss!], [ref.loss], `${JSON.stringify(loss)} loss`, 1e-5);
+    assertClose([o.inputGrad[0]!, o.inputGrad[2]!], ref.inputGrad, `${JSON.stringify(loss)} input grad`, 1e-3, 1e-4);
+  }
 });

@@ -78,6 +78,14 @@ test('aggregation across sections: positive beats uncertain beats negative', () 
   assert.equal(e.sentence, 'Possible pneumothorax');
 });
 
+test('headings inside one column: history and indication are not labelled', () => {
+  const r = labelReport(c, { report: 'INDICATION: Cough, rule out pneumonia. HISTORY: Prior pneumothorax. FINDINGS: Small left effusion. IMPRESSION: No pneumonia.' });
+  assert.equal(r.values['Pneumonia'], 0);
+  assert.equal(r.values['Pneumothorax'], null);
+  assert.equal(r.values['Effusion'], 1);
+  assert.equal(r.explanations.find((e) => e.finding === 'Effusion')!.section, 'report/findings');
+});
+
 test('derived No_Finding and normal', () => {
   const a = label('Heart size normal. Lungs are clear. No effusion or pneumothorax.');
   assert.equal(a['No_Finding'], 1);
@@ -89,6 +97,7 @@ test('derived No_Finding and normal', () => {
   assert.equal(d['Support_Devices'], 1);
   assert.equal(d['No_Finding'], 1);
   assert.equal(labelReport(c, { findings: '', impression: '' }).values['normal'], null);
+  assert.equal(label('Pulmonary vascular engorgement is within normal limits.')['normal'], 1, 'post-negation "is within normal limits"');
 });
 
 test('lexicon extension: new mention, new trigger, removed finding, invalid pattern', () => {

@@ -8,12 +8,15 @@ import { decodeRle } from './codecs/rle.js';
 import { decodeWithCodec, type CodecName } from './codecs/wasm.js';
 import { decodeJpegDct } from './codecs/jpeg-dct.js';
 import { decodeJpegLossless } from './codecs/jpeg-lossless.js';
-import { j2kFrameHeader, jpegFrameHeader, type CodestreamHeader } from './codecs/jpeg-markers.js';
+import { j2kFrameHeader, j2kResolutions, jpegFrameHeader, type CodestreamHeader } from './codecs/jpeg-markers.js';
 
 /** Largest frame (rows × columns) radml decodes; bigger declared sizes are treated as hostile. */
 export const MAX_FRAME_PIXELS = 1 << 27;
 
 export interface RawFrame {
+  /** Size of the decoded frame: Columns × Rows, or smaller for a reduced-resolution JPEG 2000 decode. */
+  width: number;
+  height: number;
   /** Stored values in an unsigned container (sign is restored later from Bits Stored). */
   samples: Uint8Array | Uint16Array | Uint32Array;
   samplesPerPixel: number;
@@ -130,11 +133,41 @@ function codecSamples(bytes: Uint8Array, bitsPerSample: number): RawFrame['sampl
   return bitsPerSample <= 8 ? bytes : aligned16(bytes, false);
 }
 
-async function viaCodec(codec: CodecName, data: Uint8Array): Promise<{ samples: RawFrame['samples']; interleave?: number }> {
-  const { info, bytes, interleaveMode } = await decodeWithCodec(codec, data);
-  const r: { samples: RawFrame['samples']; interleave?: number } = { samples: codecSamples(bytes, info.bitsPerSample) };
+/** The coarsest JPEG 2000 resolution level whose sides are both ≥ minSide (0 = full size). */
+function j2kLevel(data: Uint8Array, minSide: number | undefined): { level: number; reducedSize?: { width: number; height: number } } {
+  if (minSide === undefined) return { level: 0 };
+  const sizes = j2kResolutions(data);
+  if (!sizes) return { level: 0 };
+  let level = 0;
+  for (let l = 1; l < sizes.length; l++) {
+    if (sizes[l]!.width < minSide || sizes[l]!.height < minSide) break;
+    level = l;
+  }
+  return level > 0 ? { level, reducedSize: sizes[level]! } : { level: 0 };
+}
+
+async function viaCodec(
+  codec: CodecName,
+  data: Uint8Array,
+  reduce: { level?: number; reducedSize?: { width: number; height: number } } = {},
+): Promise<{ samples: RawFrame['samples']; interleave?: number; width: number; height: number }> {
+  const { info, bytes, interleaveMode } = await decodeWithCodec(codec, data, reduce);
+  const perSample = info.bitsPerSample <= 8 ? 1 : 2;
+  if (bytes.length < info.width * info.height * info.componentCount * perSample) {
+    throw new Error(`${codec} returned ${bytes.length} bytes for a ${info.width}×${info.height} frame`);
+  }
+  const r: { samples: RawFrame['samples']; interleave?: number; width: number; height: number } = {
+    samples: codecSamples(bytes, info.bitsPerSample),
+    width: info.width,
+    height: info.height,
+  };
   if (interleaveMode !== undefined) r.interleave = interleaveMode;
   return r;
+}
+
+export interface DecodeOptions {
+  /** JPEG 2000 only: decode the coarsest resolution level whose sides are both ≥ this (for fixed-size ingest). */
+  decodeSize?: number;
 }
 
 /**
@@ -147,16 +180,18 @@ export async function decodeRawFrame(
   h: DicomHeader,
   index: number,
   file: string,
+  opts: DecodeOptions = {},
 ): Promise<RawFrame> {
   const spp = h.samplesPerPixel;
+  const full = { width: h.columns, height: h.rows };
   if (ts.pixels === 'native') {
     const { bytes, bitOffset } = nativeFrame(ds, px, h, index, file);
     let samples = nativeSamples(bytes, bitOffset, h, ts.bigEndian, px.vr);
     if (h.photometricInterpretation === 'YBR_FULL_422') {
       samples = lumaOf422(samples, h.rows * h.columns);
-      return { samples, samplesPerPixel: 1, planar: false, colour: 'mono' };
+      return { ...full, samples, samplesPerPixel: 1, planar: false, colour: 'mono' };
     }
-    return { samples, samplesPerPixel: spp, planar: spp > 1 && h.planarConfiguration === 1, colour: colourOf(h, false) };
+    return { ...full, samples, samplesPerPixel: spp, planar: spp > 1 && h.planarConfiguration === 1, colour: colourOf(h, false) };
   }
 
   if (!px.encapsulatedPixelData) {
@@ -169,32 +204,32 @@ export async function decodeRawFrame(
         if (h.bitsAllocated < 8) throw new Error(`RLE with Bits Allocated ${h.bitsAllocated}`);
         const bytes = decodeRle(data, h);
         const samples = h.bitsAllocated === 8 ? bytes : h.bitsAllocated === 16 ? aligned16(bytes, false) : aligned32(bytes, false);
-        return { samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, false) };
+        return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, false) };
       }
       case 'jpeg-2000': {
         checkCodestream(j2kFrameHeader(data), h, 'JPEG 2000', file);
-        const { samples } = await viaCodec('openjpeg', data);
-        return { samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+        const { samples, width, height } = await viaCodec('openjpeg', data, j2kLevel(data, opts.decodeSize));
+        return { width, height, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
       }
       case 'jpeg-ls': {
         checkCodestream(jpegFrameHeader(data), h, 'JPEG-LS', file);
         const { samples, interleave } = await viaCodec('charls', data);
-        return { samples, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h, true) };
+        return { ...full, samples, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h, true) };
       }
       default: {
         // The JPEG family: route by the frame header, not the UID (files are often labelled loosely).
         const head = checkCodestream(jpegFrameHeader(data), h, 'JPEG', file);
         if (head.marker === 0xc3 || head.marker === 0xc7) {
           const samples = decodeJpegLossless(data, head.precision);
-          return { samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
         }
         if (head.precision <= 8 && (head.marker === 0xc0 || head.marker === 0xc1 || head.marker === 0xc2)) {
           const { samples } = await viaCodec('libjpeg-turbo', data);
-          return { samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
         }
         if (head.precision === 12 && (head.marker === 0xc0 || head.marker === 0xc1)) {
           const frame = decodeJpegDct(data, MAX_FRAME_PIXELS);
-          return { samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          return { ...full, samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
         }
         throw new UnsupportedError(
           'DICOM_UNSUPPORTED_TRANSFER_SYNTAX',

@@ -17,7 +17,7 @@ import type { GreyImage } from '../grey-image.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { isDicom, parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
 import { extractHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
-import { checkImageHeader, decodeRawFrame } from './decode.js';
+import { checkImageHeader, decodeRawFrame, type DecodeOptions } from './decode.js';
 import { displayValues, modalityValues, type VoiSource } from './pixels.js';
 
 export { isDicom } from './parse.js';
@@ -38,6 +38,12 @@ export { MAX_FRAME_PIXELS } from './decode.js';
 export interface DicomReadOptions extends PatientIdOptions {
   /** 0-based frame index; default the middle frame, floor(frames / 2). */
   frame?: number;
+  /**
+   * Speed-up for ingest at a fixed model size: JPEG 2000 frames are decoded at the coarsest wavelet
+   * resolution level whose sides are both ≥ decodeSize, so `image` and `modalityValues` may be smaller
+   * than Rows × Columns (the header keeps the stored size). Other transfer syntaxes decode at full size.
+   */
+  decodeSize?: number;
 }
 
 export interface DicomFrame {
@@ -70,21 +76,21 @@ export function readDicomHeader(buf: Uint8Array, file: string, opts: PatientIdOp
   return extractHeader(parseDicomBytes(buf, file), opts);
 }
 
-async function decodeFrame(parsed: ParsedDicom, h: DicomHeader, index: number, file: string): Promise<DicomFrame> {
+async function decodeFrame(parsed: ParsedDicom, h: DicomHeader, index: number, file: string, opts: DecodeOptions): Promise<DicomFrame> {
   const ts = requireTransferSyntax(parsed, file);
   if (!Number.isInteger(index) || index < 0 || index >= h.numberOfFrames) {
     throw new InputError('DICOM_BAD_FRAME', `${file}: frame ${index} requested but the file has ${h.numberOfFrames} frame(s) (0-based)`, { file });
   }
   const ds = parsed.dataSet;
   const px = ds.elements['x7fe00010']!;
-  const raw = await decodeRawFrame(ds, px, ts, h, index, file);
-  const expected = h.rows * h.columns * raw.samplesPerPixel;
+  const raw = await decodeRawFrame(ds, px, ts, h, index, file, opts);
+  const expected = raw.width * raw.height * raw.samplesPerPixel;
   if (raw.samples.length < expected) {
     throw new InputError('DICOM_CORRUPT', `${file}: frame ${index + 1} decoded to ${raw.samples.length} samples, expected ${expected}`, { file });
   }
   const values = modalityValues(raw, h);
   const { data, voi } = displayValues(values, h, ds);
-  return { image: { width: h.columns, height: h.rows, data }, modalityValues: values, voi };
+  return { image: { width: raw.width, height: raw.height, data }, modalityValues: values, voi };
 }
 
 /**
@@ -100,14 +106,15 @@ export async function readDicom(buf: Uint8Array, file: string, opts: DicomReadOp
   checkImageHeader(header, file);
   requireTransferSyntax(parsed, file);
   const frame = opts.frame ?? Math.floor(header.numberOfFrames / 2);
-  const first = await decodeFrame(parsed, header, frame, file);
+  const decodeOpts: DecodeOptions = opts.decodeSize !== undefined ? { decodeSize: opts.decodeSize } : {};
+  const first = await decodeFrame(parsed, header, frame, file, decodeOpts);
   return {
     ...first,
     frames: header.numberOfFrames,
     frame,
     header,
     columns: headerColumns(header),
-    readFrame: (index: number) => decodeFrame(parsed, header, index, file),
+    readFrame: (index: number) => decodeFrame(parsed, header, index, file, decodeOpts),
   };
 }
 

@@ -13,7 +13,7 @@ const require = createRequire(import.meta.url);
 const dicomParser = require('dicom-parser') as typeof import('dicom-parser');
 
 /** Largest inflated data set accepted for the deflated transfer syntax (a deflate bomb guard). */
-const MAX_INFLATED_BYTES = 1 << 30;
+const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
 
 export interface ParsedDicom {
   dataSet: DataSet;

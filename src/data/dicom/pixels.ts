@@ -32,7 +32,7 @@ function storedValue(h: DicomHeader): ((v: number) => number) | undefined {
  * @example modalityValues(raw, header) // CT: Hounsfield units
  */
 export function modalityValues(raw: RawFrame, h: DicomHeader): Float32Array {
-  const n = h.rows * h.columns;
+  const n = raw.width * raw.height;
   const out = new Float32Array(n);
   const s = raw.samples;
   const f = storedValue(h);

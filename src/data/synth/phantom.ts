@@ -79,7 +79,7 @@ class Chest {
     // AP films magnify the heart (it is farther from the detector) by about 10–15 %.
     this.heartW = a.ctr * 2 * a.thoraxHalfWidth * (view === 'AP' ? 1.13 : 1);
     this.heartCx = a.cx + 0.17 * this.heartW;
-    this.heartHh = this.heartW * 0.5 * a.heartHeightRatio * 1.9;
+    this.heartHh = (0.07 + 0.16 * this.heartW) * (a.heartHeightRatio / 0.68);
     // The heart rests on the left dome; its lower part is hidden in the abdominal density.
     this.heartCy = a.domeLeft - 0.2 * this.heartHh;
     // Per-row medial/lateral borders and per-column dome heights, for both sides, at pixel centres.
@@ -174,15 +174,17 @@ class Chest {
   }
   /** Point in a lung from (fy: 0 apex..1 base, fx: 0 medial..1 lateral). */
   place(side: Side, fy: number, fx: number): [number, number] {
-    const v = this.top + clamp(fy, 0.03, 0.97) * (this.base(side) - 0.6 * this.a.domeHeight - this.top);
-    const med = this.medial(v, side);
-    const lat = this.lateral(v, side);
-    const s = side === 'right' ? -1 : 1;
-    const ta = clamp((v - this.top) / 0.14, 0, 1);
-    const apex = Math.sqrt(1 - (1 - ta) * (1 - ta));
-    const mid = 0.5 * (med + lat);
-    const half = 0.5 * (lat - med) * apex * 0.85;
-    return [this.a.cx + s * (mid + (clamp(fx, 0, 1) * 2 - 1) * half), v];
+    // A big heart can fill the medial lower lung; move up until there is lung to hold the finding.
+    for (let f = clamp(fy, 0.03, 0.97); ; f -= 0.04) {
+      const v = this.top + f * (this.base(side) - 0.6 * this.a.domeHeight - this.top);
+      const med = this.medial(v, side);
+      const lat = this.lateral(v, side);
+      const s = side === 'right' ? -1 : 1;
+      const w = 1 - clamp((v - this.top) / 0.17, 0, 1);
+      const mid = 0.5 * (med + lat);
+      const half = 0.5 * (lat - med) * Math.sqrt(1 - w * w * w) * 0.85;
+      if (half >= 0.035 || f <= 0.15) return [this.a.cx + s * (mid + (clamp(fx, 0, 1) * 2 - 1) * half), v];
+    }
   }
 }
 
@@ -394,8 +396,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
         ptxRegion = lungMask * smooth(px, -px, collapsed);
         // No lung markings beyond the visceral pleural line, and the space is more lucent.
         markings = 1 - ptxRegion;
-        air += ptxRegion * 0.05;
-        A += 0.07 * smooth(1.2 * px, 0, Math.abs(collapsed)) * lungMask; // the pleural line
+        air += ptxRegion * 0.07;
+        A += 0.09 * smooth(1.2 * px, 0, Math.abs(collapsed)) * lungMask; // the pleural line
         if (mPneumothorax && ptxRegion > 0.5) mPneumothorax[i] = 1;
       }
       // Effusion: fluid fills the base, meniscus higher laterally, hides the costophrenic angle.

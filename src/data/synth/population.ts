@@ -11,11 +11,11 @@ import { FINDINGS } from './types.js';
 
 /** Intercepts and slopes of the label model (logit scale); recorded in cohort.json. */
 export const LABEL_MODEL = {
-  Cardiomegaly: { intercept: -2.45, perYear: 0.045, male: 0.15, frailty: 0.6, given: {} as Partial<Record<Finding, number>> },
-  Effusion: { intercept: -2.9, perYear: 0.03, male: 0, frailty: 0.6, given: { Cardiomegaly: 1.1 } as Partial<Record<Finding, number>> },
-  Consolidation: { intercept: -2.75, perYear: 0.015, male: 0.1, frailty: 0.5, given: { Effusion: 0.7 } as Partial<Record<Finding, number>> },
-  Nodule: { intercept: -3.0, perYear: 0.03, male: 0.3, frailty: 0, given: {} as Partial<Record<Finding, number>> },
-  Pneumothorax: { intercept: -3.4, perYear: -0.035, male: 0.8, frailty: 0.2, given: {} as Partial<Record<Finding, number>> },
+  Cardiomegaly: { intercept: -2.6, perYear: 0.045, male: 0.15, frailty: 0.6, given: {} as Partial<Record<Finding, number>> },
+  Effusion: { intercept: -3.35, perYear: 0.03, male: 0, frailty: 0.6, given: { Cardiomegaly: 1.1 } as Partial<Record<Finding, number>> },
+  Consolidation: { intercept: -2.95, perYear: 0.015, male: 0.1, frailty: 0.5, given: { Effusion: 0.7 } as Partial<Record<Finding, number>> },
+  Nodule: { intercept: -3.25, perYear: 0.03, male: 0.3, frailty: 0, given: {} as Partial<Record<Finding, number>> },
+  Pneumothorax: { intercept: -3.75, perYear: -0.035, male: 0.8, frailty: 0.2, given: {} as Partial<Record<Finding, number>> },
 } satisfies Record<Finding, { intercept: number; perYear: number; male: number; frailty: number; given: Partial<Record<Finding, number>> }>;
 
 /** Probability a finding present at one visit is still present at the next. */

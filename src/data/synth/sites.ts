@@ -11,7 +11,7 @@ import type { Finding, SiteProfile } from './types.js';
 const zeroShift = (): Record<Finding, number> => ({ Cardiomegaly: 0, Effusion: 0, Consolidation: 0, Nodule: 0, Pneumothorax: 0 });
 
 /** Population shift of the distinct site: clearly sicker, so prevalence differs visibly. */
-const DISTINCT_SHIFT: Record<Finding, number> = { Cardiomegaly: 0.9, Effusion: 1.3, Consolidation: 1.2, Nodule: -0.4, Pneumothorax: -0.3 };
+const DISTINCT_SHIFT: Record<Finding, number> = { Cardiomegaly: 0.6, Effusion: 1.1, Consolidation: 1.1, Nodule: -0.4, Pneumothorax: -0.3 };
 
 const PRESETS: Omit<SiteProfile, 'name' | 'logitShift' | 'distinctPrevalence'>[] = [
   { manufacturer: 'Northwind Imaging', model: 'NW-DR 500', modality: 'DX', photometric: 'MONOCHROME2', bitsStored: 12, gamma: 1.0, contrast: 1.0, noise: 0.012, blurSigma: 0.5, rescaleSlope: 1, rescaleIntercept: 0, kvp: 120, apFraction: 0.12, weight: 0.34, ageMean: 54, ageSd: 17 },

@@ -55,6 +55,34 @@ export function j2kFrameHeader(d: Uint8Array): CodestreamHeader | undefined {
   return { marker: 0x51, width: xsiz - xo, height: ysiz - yo, components: csiz, precision: (ssiz & 0x7f) + 1 };
 }
 
+/**
+ * Wavelet decomposition levels of a raw J2K codestream (from COD in the main header) and the image
+ * size at each level (ceil(x1 / 2^L) − ceil(x0 / 2^L), T.800 B.5), or undefined when not found.
+ */
+export function j2kResolutions(d: Uint8Array): { width: number; height: number }[] | undefined {
+  if (!(d[0] === 0xff && d[1] === 0x4f && d[2] === 0xff && d[3] === 0x51) || d.length < 46) return undefined;
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const x1 = v.getUint32(8), y1 = v.getUint32(12), x0 = v.getUint32(16), y0 = v.getUint32(20);
+  let p = 4 + v.getUint16(4); // after SIZ
+  while (p + 4 <= d.length && d[p] === 0xff) {
+    const m = d[p + 1]!;
+    if (m === 0x90 || m === 0x93) return undefined; // SOT/SOD before COD
+    const len = v.getUint16(p + 2);
+    if (m === 0x52) {
+      if (p + 10 > d.length) return undefined;
+      const levels = d[p + 9]!;
+      const out: { width: number; height: number }[] = [];
+      for (let l = 0; l <= levels; l++) {
+        const s = 2 ** l;
+        out.push({ width: Math.ceil(x1 / s) - Math.ceil(x0 / s), height: Math.ceil(y1 / s) - Math.ceil(y0 / s) });
+      }
+      return out;
+    }
+    p += 2 + len;
+  }
+  return undefined;
+}
+
 function findBox(d: Uint8Array, type: string): number {
   const t = [...type].map((c) => c.charCodeAt(0));
   for (let i = 4; i + 4 < d.length && i < 4096; i++) {

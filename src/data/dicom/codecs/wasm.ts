@@ -21,6 +21,8 @@ interface EmbindDecoder {
   getFrameInfo(): FrameInfo;
   getDecodedBuffer(): Uint8Array;
   getInterleaveMode?: () => number;
+  // OpenJPEG only.
+  decodeSubResolution?: (level: number, layer: number) => void;
   delete(): void;
 }
 
@@ -78,25 +80,35 @@ function describe(mod: EmscriptenModule, e: unknown): string {
 /**
  * Decode one codestream with a Cornerstone codec. Throws an Error with the codec's message on failure.
  *
+ * `level` > 0 (OpenJPEG only) decodes that wavelet resolution level; `reducedSize` is its size
+ * (the codec's frame info keeps the full size), reported in `info.width/height`.
+ *
  * @example const { info, bytes } = await decodeWithCodec('openjpeg', j2kBytes);
  */
-export async function decodeWithCodec(name: CodecName, encoded: Uint8Array): Promise<DecodedCodestream> {
+export async function decodeWithCodec(
+  name: CodecName,
+  encoded: Uint8Array,
+  opts: { level?: number; reducedSize?: { width: number; height: number } } = {},
+): Promise<DecodedCodestream> {
   const mod = await load(name);
   const Decoder = mod[specs[name].cls] as DecoderClass;
   const decoder = new Decoder();
   try {
     decoder.getEncodedBuffer(encoded.length).set(encoded);
+    const level = opts.level ?? 0;
+    const reduced = level > 0 ? opts.reducedSize : undefined;
     try {
-      decoder.decode();
+      if (level > 0 && reduced && decoder.decodeSubResolution) decoder.decodeSubResolution(level, 0);
+      else decoder.decode();
     } catch (e) {
       throw new Error(`${name}: ${describe(mod, e)}`);
     }
-    const info = decoder.getFrameInfo();
+    const info = { ...decoder.getFrameInfo(), ...(reduced ?? {}) };
     const view = decoder.getDecodedBuffer();
     // Copy: the view aliases WASM memory that the next decode reuses or grows.
     const bytes = new Uint8Array(view.length);
     bytes.set(view);
-    const result: DecodedCodestream = { info: { ...info }, bytes };
+    const result: DecodedCodestream = { info, bytes };
     if (typeof decoder.getInterleaveMode === 'function') result.interleaveMode = decoder.getInterleaveMode();
     return result;
   } finally {

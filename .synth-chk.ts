@@ -1,0 +1,10 @@
+import { PNG } from 'pngjs';
+import { readFileSync } from 'node:fs';
+import { generateCohort, sampleCohort, siteProfiles, renderStudy } from './src/data/synth/index.js';
+await generateCohort({ out: '/tmp/synthlook/o5', n: 3, sites: 4, seed: 1 });
+const sites = siteProfiles(4, 1);
+const st = sampleCohort({ n: 3, seed: 1, sites });
+const r = renderStudy(st[0]!, sites[st[0]!.siteIndex]!, 256);
+const p = PNG.sync.read(readFileSync('/tmp/synthlook/o5/png/ST00001.png'), { skipRescale: true });
+const d = p.data as unknown as Uint16Array;
+for (const i of [0, 128 * 256 + 60, 128 * 256 + 128]) console.log(d[i * 4], Math.round(r.acquired.mono2[i]! * 65535 / r.acquired.maxValue));

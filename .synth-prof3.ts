@@ -1,0 +1,10 @@
+import { writeFileAtomic } from './src/util/atomic.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
+mkdirSync('/tmp/synthlook/fs', { recursive: true });
+const buf = new Uint8Array(140000);
+let t0 = Date.now();
+for (let i = 0; i < 200; i++) writeFileAtomic(`/tmp/synthlook/fs/a${i}.bin`, buf);
+console.log('atomic ms/file', (Date.now() - t0) / 200);
+t0 = Date.now();
+for (let i = 0; i < 200; i++) writeFileSync(`/tmp/synthlook/fs/b${i}.bin`, buf);
+console.log('plain ms/file', (Date.now() - t0) / 200);

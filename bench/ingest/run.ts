@@ -1,0 +1,82 @@
+/**
+ * DICOM ingest throughput: read + decode + rescale + VOI + resize to 256×256, radml vs pydicom
+ * (+ pylibjpeg, numpy, PIL BOX) on the files in ../shared/data/dicom, in the same run.
+ *
+ *   node --import tsx bench/ingest/run.ts [--seconds 2]
+ *
+ * Files pydicom cannot decode (jpeg_lossy.dcm: pylibjpeg rejects its stream) are left out of both
+ * sides so the two do the same work; radml's time on them is printed separately.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, basename, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { readDicom } from '../../src/data/dicom/index.js';
+import { resizeImage } from '../../src/data/preprocess/resize.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = join(process.cwd(), '..', 'shared', 'data', 'dicom');
+const argSeconds = process.argv.indexOf('--seconds');
+const minSeconds = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 2;
+
+async function ingest(path: string, decodeSize?: number): Promise<void> {
+  const d = await readDicom(await readFile(path), path, decodeSize !== undefined ? { decodeSize } : {});
+  const out = resizeImage(d.image, 256, 'stretch');
+  if (out.data.length !== 256 * 256) throw new Error('bad resize');
+}
+
+async function radml(files: string[], decodeSize?: number): Promise<{ images: number; seconds: number; perFileMs: Record<string, number> }> {
+  for (const f of files) await ingest(f, decodeSize); // warm-up: WASM codecs load lazily
+  const per: Record<string, number> = Object.fromEntries(files.map((f) => [f, 0]));
+  let images = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    for (const f of files) {
+      const t = performance.now();
+      await ingest(f, decodeSize);
+      per[f]! += performance.now() - t;
+      images++;
+    }
+    elapsed = (performance.now() - start) / 1000;
+  } while (elapsed < minSeconds);
+  const rounds = images / files.length;
+  return { images, seconds: elapsed, perFileMs: Object.fromEntries(files.map((f) => [f, per[f]! / rounds])) };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(dir)) {
+    console.log(`skipped: needs ${dir}`);
+    return;
+  }
+  const all = readdirSync(dir).filter((f) => f.endsWith('.dcm') && !f.startsWith('rtplan')).sort().map((f) => join(dir, f));
+  const excluded = all.filter((f) => basename(f) === 'jpeg_lossy.dcm');
+  const files = all.filter((f) => !excluded.includes(f));
+
+  const ours = await radml(files);
+  const reduced = await radml(files, 256);
+  const peerRun = spawnSync('python3', [join(here, 'peer.py'), String(minSeconds), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (peerRun.status !== 0) throw new Error(`peer failed: ${peerRun.stderr}`);
+  const peer = JSON.parse(peerRun.stdout) as { images: number; seconds: number; resize: string; per_file_ms: Record<string, number> };
+
+  const oursRate = ours.images / ours.seconds;
+  const reducedRate = reduced.images / reduced.seconds;
+  const peerRate = peer.images / peer.seconds;
+  console.log(`DICOM read + decode + rescale + VOI + resize to 256×256, ${files.length} files (2 cores shared with other work: numbers are noisy)`);
+  console.log(`${'file'.padEnd(38)} ${'radml ms'.padStart(9)} ${'radml@256 ms'.padStart(13)} ${'pydicom ms'.padStart(11)} ${'pydicom/radml'.padStart(14)}`);
+  for (const f of files) {
+    const a = ours.perFileMs[f]!, r = reduced.perFileMs[f]!, b = peer.per_file_ms[f]!;
+    console.log(`${basename(f).padEnd(38)} ${a.toFixed(2).padStart(9)} ${r.toFixed(2).padStart(13)} ${b.toFixed(2).padStart(11)} ${(b / a).toFixed(2).padStart(13)}×`);
+  }
+  console.log(`radml (full-resolution decode):            ${oursRate.toFixed(1)} images/s (${ours.images} in ${ours.seconds.toFixed(2)} s)`);
+  console.log(`radml (decodeSize 256: J2K at a reduced level): ${reducedRate.toFixed(1)} images/s (${reduced.images} in ${reduced.seconds.toFixed(2)} s)`);
+  console.log(`pydicom + pylibjpeg + numpy:               ${peerRate.toFixed(1)} images/s (${peer.images} in ${peer.seconds.toFixed(2)} s; resize: ${peer.resize})`);
+  console.log(`ratio radml / pydicom: full ${(oursRate / peerRate).toFixed(2)}×, decodeSize 256 ${(reducedRate / peerRate).toFixed(2)}×`);
+  if (excluded.length) {
+    const extra = await radml(excluded.map((f) => f));
+    console.log(`radml only (pydicom cannot decode): ${excluded.map((f) => basename(f)).join(', ')} ${(extra.seconds * 1000 / extra.images).toFixed(2)} ms/image`);
+  }
+}
+
+await main();

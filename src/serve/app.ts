@@ -1,0 +1,334 @@
+/**
+ * The HTTP API (Fastify): every route declares the roles allowed to call it (or `public`), and an
+ * onRequest hook refuses the rest before any body is read — a route without a declaration is
+ * refused too, so forgetting one fails closed. Request and response shapes are zod schemas turned
+ * into JSON Schema, which Fastify validates and @fastify/swagger publishes at /openapi.json.
+ * Request logs carry the route pattern, never the URL (which can hold study UIDs).
+ */
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { z } from 'zod';
+import { QueueFullError, type Store } from '../store/store.js';
+import { type Role, ROLES, VERDICTS, MODEL_STATUSES } from '../store/schema.js';
+import { verifyAuditChain } from '../store/audit-chain.js';
+import { RadmlError, InputError, UnsupportedError, errorMessage } from '../util/errors.js';
+import { bearerToken, type Principal, type TokenVerifier } from './auth.js';
+import type { ServeConfig } from './config.js';
+import { decodeInput } from './input.js';
+import type { Metrics } from './metrics.js';
+import type { Pseudonymiser } from './pseudonym.js';
+import { modelFilesFromTar, type ModelRegistry } from './registry.js';
+import { exportPredictionsCsv } from './export.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Roles allowed to call the route, or 'public' for health probes. */
+    roles?: readonly Role[] | 'public';
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  roles: readonly Role[] | 'public' | undefined;
+}
+
+export interface AppContext {
+  cfg: ServeConfig;
+  store: Store;
+  registry: ModelRegistry;
+  tokens: TokenVerifier;
+  metrics: Metrics;
+  pseudonym: Pseudonymiser;
+  /** Readiness beyond the store: PACS reachable when configured. */
+  ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** Queue a study for every active model version; returns job ids (throws QueueFullError). */
+  queueStudy?: (studyUid: string) => Promise<number[]>;
+  log?: (line: Record<string, unknown>) => void;
+}
+
+/** JSON Schema (draft-07) of a zod schema, for Fastify validation and the OpenAPI document. */
+function js(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: 'draft-7', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+const errorBody = z.object({ error: z.string(), code: z.string() });
+const modelVersionBody = z.object({
+  name: z.string(), version: z.number().int(), onnxSha256: z.string(), dir: z.string(),
+  status: z.enum(MODEL_STATUSES), classes: z.array(z.string()), createdAt: z.number(), createdBy: z.string(),
+});
+const uidParam = z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID');
+const jobBody = z.object({
+  id: z.number().int(), kind: z.string(), studyUid: z.string(), modelName: z.string(), modelVersion: z.number().int(),
+  state: z.string(), attempts: z.number().int(), maxAttempts: z.number().int(), lastError: z.string().nullable(),
+  result: z.unknown(), createdAt: z.number(), updatedAt: z.number(),
+});
+
+const BINARY_TYPES = ['application/dicom', 'image/png', 'image/jpeg', 'application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
+
+function httpStatusOf(e: unknown): number {
+  if (e instanceof QueueFullError) return 503;
+  if (e instanceof RadmlError && /NOT_FOUND$/.test(e.code)) return 404;
+  if (e instanceof UnsupportedError) return 422;
+  if (e instanceof InputError) return e.code === 'MODEL_TAMPERED' ? 422 : 400;
+  return 500;
+}
+
+/**
+ * Build the Fastify app (not listening yet).
+ * @example const { app, routes } = await buildApp(ctx); await app.listen({ host: '127.0.0.1', port: 0 });
+ */
+export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
+  const { cfg, store, registry, metrics, pseudonym } = ctx;
+  const app = Fastify({ logger: false, bodyLimit: cfg.limits.jsonBytes, disableRequestLogging: true, trustProxy: false });
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, roles: r.config?.roles });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'radml deployment service', version: '1', description: 'Model registry, inference, PACS jobs, feedback and audit. Every route except /health and /ready needs `Authorization: Bearer <token>`; each route lists the roles it allows.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  for (const t of BINARY_TYPES) {
+    app.addContentTypeParser(t, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.is404) return;
+    const roles = req.routeOptions.config.roles;
+    if (roles === 'public') return;
+    const principal = ctx.tokens.verify(bearerToken(req.headers.authorization));
+    if (!principal) {
+      metrics.authFailures.inc({ status: '401' });
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or unknown API token', code: 'UNAUTHENTICATED' });
+    }
+    if (!roles || !roles.includes(principal.role)) {
+      metrics.authFailures.inc({ status: '403' });
+      return reply.code(403).send({ error: `role ${principal.role} may not call this route`, code: 'FORBIDDEN' });
+    }
+    req.principal = principal;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.is404 ? '(unmatched)' : req.routeOptions.url ?? '(unknown)';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    metrics.httpDuration.observe(seconds, { route });
+    ctx.log?.({ msg: 'request', method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, user: req.principal?.name });
+  });
+
+  app.setErrorHandler((e: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    if (e.validation || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
+      return reply.code(e.statusCode ?? 400).send({ error: e.message, code: e.code ?? 'BAD_REQUEST' });
+    }
+    const status = httpStatusOf(e);
+    if (e instanceof QueueFullError) reply.header('retry-after', String(e.retryAfterSeconds));
+    if (status === 500) ctx.log?.({ msg: 'error', route: req.routeOptions.url, error: errorMessage(e) });
+    return reply.code(status).send({ error: status === 500 ? 'internal error' : errorMessage(e), code: e instanceof RadmlError ? e.code : 'INTERNAL' });
+  });
+
+  const audit = (req: FastifyRequest, action: string, subject: string, details: Record<string, unknown>) =>
+    store.appendAudit({ actor: req.principal?.name ?? 'anonymous', action, subject, details: { role: req.principal?.role ?? null, ...details } });
+
+  const ALL: readonly Role[] = ROLES;
+
+  // ---------------------------------------------------------------- probes and docs
+  app.get('/health', { config: { roles: 'public' }, schema: { tags: ['ops'], summary: 'Liveness', security: [], response: { 200: js(z.object({ status: z.literal('ok') })) } } },
+    async () => ({ status: 'ok' as const }));
+
+  app.get('/ready', { config: { roles: 'public' }, schema: { tags: ['ops'], summary: 'Readiness (store, PACS, active model)', security: [] } }, async (_req, reply) => {
+    const r = await ctx.ready();
+    return reply.code(r.ready ? 200 : 503).send(r);
+  });
+
+  app.get('/metrics', { config: { roles: ['admin', 'service'] }, schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4').send(await metrics.render()));
+
+  app.get('/openapi.json', { config: { roles: ALL }, schema: { tags: ['ops'], summary: 'This API as OpenAPI 3' } }, async () => app.swagger());
+
+  // ---------------------------------------------------------------- model registry
+  app.get('/v1/models', { config: { roles: ALL }, schema: { tags: ['models'], summary: 'All model versions', response: { 200: js(z.object({ models: z.array(modelVersionBody) })) } } },
+    async () => ({ models: await store.listModelVersions() }));
+
+  app.post('/v1/models', {
+    config: { roles: ['admin'] },
+    bodyLimit: cfg.limits.modelBytes,
+    schema: {
+      tags: ['models'],
+      summary: 'Upload a model folder (tar or tar.gz of model.onnx + model.json + artefacts); SHA-256 of every artefact verified',
+      querystring: js(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,47}$/) })),
+      response: { 200: js(z.object({ model: modelVersionBody, created: z.boolean() })), 201: js(z.object({ model: modelVersionBody, created: z.boolean() })) },
+    },
+  }, async (req, reply) => {
+    if (!Buffer.isBuffer(req.body)) throw new InputError('MODEL_UPLOAD', 'send the model folder as application/x-tar (or application/gzip) bytes');
+    const { name } = req.query as { name: string };
+    const files = modelFilesFromTar(req.body);
+    const r = await registry.register(name, files, req.principal!.name);
+    await audit(req, 'model.upload', `${r.model.name}@${r.model.version}`, { onnxSha256: r.model.onnxSha256, created: r.created, bytes: req.body.length });
+    return reply.code(r.created ? 201 : 200).send(r);
+  });
+
+  const nameVersion = js(z.object({ name: z.string(), version: z.coerce.number().int().min(1) }));
+  app.get('/v1/models/:name/:version', { config: { roles: ALL }, schema: { tags: ['models'], summary: 'Model card: model.json (classes, preprocessing, provenance, validation metrics, hashes), operating point, status', params: nameVersion } },
+    async (req) => {
+      const p = req.params as { name: string; version: number };
+      return registry.card(p.name, p.version);
+    });
+
+  app.post('/v1/models/:name/:version/status', {
+    config: { roles: ['admin'] },
+    schema: {
+      tags: ['models'], summary: 'Activate (champion or challenger), return to registered, or retire a version', params: nameVersion,
+      body: js(z.object({ status: z.enum(MODEL_STATUSES) })), response: { 200: js(z.object({ model: modelVersionBody })) },
+    },
+  }, async (req) => {
+    const p = req.params as { name: string; version: number };
+    const { status } = req.body as { status: (typeof MODEL_STATUSES)[number] };
+    const model = await registry.setStatus(p.name, p.version, status);
+    await audit(req, status === 'retired' ? 'model.retire' : 'model.activate', `${p.name}@${p.version}`, { status });
+    return { model };
+  });
+
+  // ---------------------------------------------------------------- synchronous inference
+  app.post('/v1/predict', {
+    config: { roles: ['radiologist', 'service'] },
+    bodyLimit: cfg.limits.imageBytes,
+    schema: {
+      tags: ['inference'],
+      summary: 'Score one PNG, JPEG or DICOM image (body: the file bytes)',
+      querystring: js(z.object({ model: z.string().optional(), version: z.coerce.number().int().min(1).optional(), heatmap: z.coerce.boolean().optional() })),
+      response: {
+        200: js(z.object({
+          model: z.string(), version: z.number().int(), onnxSha256: z.string(),
+          scores: z.record(z.string(), z.number()), decisions: z.record(z.string(), z.boolean()),
+          operatingPoint: z.object({ thresholds: z.record(z.string(), z.number()), rule: z.string().optional() }),
+          heatmap: z.object({ class: z.string(), grid: z.number().int(), values: z.array(z.number()) }).optional(),
+        })),
+      },
+    },
+  }, async (req) => {
+    if (!Buffer.isBuffer(req.body)) throw new InputError('INPUT_FORMAT', 'send the image bytes with Content-Type image/png, image/jpeg or application/dicom');
+    const q = req.query as { model?: string; version?: number; heatmap?: boolean };
+    const mv = await registry.resolve(q.model, q.version);
+    const runner = await registry.runner(mv);
+    const decoded = await decodeInput(req.body, 'upload', cfg.selection);
+    const [pred] = await runner.predict([decoded.image]);
+    metrics.predictions.inc({ model: mv.name, version: String(mv.version), path: 'sync', silent: 'false' });
+    const out: Record<string, unknown> = {
+      model: mv.name, version: mv.version, onnxSha256: mv.onnxSha256, scores: pred!.scores, decisions: pred!.decisions,
+      operatingPoint: { thresholds: runner.operatingPoint.thresholds, ...(runner.operatingPoint.rule ? { rule: runner.operatingPoint.rule } : {}) },
+    };
+    if (q.heatmap && cfg.heatmapGrid > 0) {
+      const cls = runner.targetClass(pred!);
+      out.heatmap = { class: cls, grid: cfg.heatmapGrid, values: Array.from(await runner.occlusionHeatmap(decoded.image, cls, cfg.heatmapGrid)) };
+    }
+    await audit(req, 'predict', `image:${createHash('sha256').update(req.body).digest('hex').slice(0, 16)}`, { model: mv.name, version: mv.version, format: decoded.format, scores: pred!.scores });
+    return out;
+  });
+
+  // ---------------------------------------------------------------- jobs
+  app.post('/v1/jobs', {
+    config: { roles: ['admin', 'service'] },
+    schema: {
+      tags: ['jobs'], summary: 'Queue a PACS study for every active model version (503 + Retry-After when the queue is full)',
+      body: js(z.object({ studyInstanceUid: uidParam })),
+      response: { 202: js(z.object({ jobs: z.array(z.number().int()) })), 503: js(errorBody) },
+    },
+  }, async (req, reply) => {
+    if (!ctx.queueStudy) throw new UnsupportedError('NO_PACS', 'no PACS is configured (orthanc in the config), so studies cannot be queued');
+    const { studyInstanceUid } = req.body as { studyInstanceUid: string };
+    const jobs = await ctx.queueStudy(studyInstanceUid);
+    await audit(req, 'job.queue', pseudonym(studyInstanceUid), { jobs });
+    return reply.code(202).send({ jobs });
+  });
+
+  app.get('/v1/jobs', { config: { roles: ['admin', 'service'] }, schema: { tags: ['jobs'], summary: 'List jobs', querystring: js(z.object({ state: z.enum(['queued', 'leased', 'done', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(10000).optional() })) } },
+    async (req) => {
+      const q = req.query as { state?: 'queued' | 'leased' | 'done' | 'failed'; limit?: number };
+      return { jobs: await store.listJobs(q), counts: await store.jobCounts() };
+    });
+
+  app.get('/v1/jobs/:id', { config: { roles: ALL }, schema: { tags: ['jobs'], summary: 'One job', params: js(z.object({ id: z.coerce.number().int().min(1) })), response: { 200: js(jobBody), 404: js(errorBody) } } },
+    async (req, reply) => {
+      const job = await store.getJob((req.params as { id: number }).id);
+      if (!job) return reply.code(404).send({ error: 'no such job', code: 'JOB_NOT_FOUND' });
+      return job;
+    });
+
+  // ---------------------------------------------------------------- predictions and feedback
+  app.get('/v1/studies/:studyUid/predictions', {
+    config: { roles: ALL },
+    schema: { tags: ['predictions'], summary: 'Recorded predictions and skipped instances (with reasons) of a study', params: js(z.object({ studyUid: uidParam })) },
+  }, async (req) => {
+    const { studyUid } = req.params as { studyUid: string };
+    return { predictions: await store.listPredictions({ studyUid }), skipped: await store.listSkipped({ studyUid }), feedback: await store.listFeedback({ studyUid }) };
+  });
+
+  app.post('/v1/studies/:studyUid/feedback', {
+    config: { roles: ['radiologist'] },
+    schema: {
+      tags: ['feedback'], summary: 'Confirm or reject a finding of a scored study',
+      params: js(z.object({ studyUid: uidParam })),
+      body: js(z.object({ finding: z.string().min(1).max(64), verdict: z.enum(VERDICTS), comment: z.string().max(2000).optional() })),
+    },
+  }, async (req, reply) => {
+    const { studyUid } = req.params as { studyUid: string };
+    const b = req.body as { finding: string; verdict: 'confirm' | 'reject'; comment?: string };
+    const preds = await store.listPredictions({ studyUid });
+    if (preds.length === 0) return reply.code(404).send({ error: 'no predictions recorded for this study', code: 'STUDY_NOT_FOUND' });
+    const classes = new Set(preds.flatMap((p) => Object.keys(p.scores)));
+    if (!classes.has(b.finding)) return reply.code(400).send({ error: `finding must be one of ${[...classes].join(', ')}`, code: 'FINDING_UNKNOWN' });
+    const f = await store.addFeedback({ studyUid, finding: b.finding, verdict: b.verdict, user: req.principal!.name, comment: b.comment ?? '' });
+    await audit(req, 'feedback', pseudonym(studyUid), { finding: b.finding, verdict: b.verdict, feedbackId: f.id });
+    return reply.code(201).send(f);
+  });
+
+  app.get('/v1/feedback', {
+    config: { roles: ALL },
+    schema: { tags: ['feedback'], summary: 'Radiologist feedback (for monitoring)', querystring: js(z.object({ since: z.coerce.number().optional(), studyUid: uidParam.optional() })) },
+  }, async (req) => ({ feedback: await store.listFeedback(req.query as { since?: number; studyUid?: string }) }));
+
+  app.get('/v1/predictions.csv', {
+    config: { roles: ['admin', 'service'] },
+    schema: {
+      tags: ['predictions'], summary: 'Recorded predictions of one model version as a predictions CSV for `radml evaluate` (optionally with a second version\'s scores for a paired comparison)',
+      querystring: js(z.object({ model: z.string(), version: z.coerce.number().int().min(1), compareVersion: z.coerce.number().int().min(1).optional() })),
+    },
+  }, async (req, reply) => {
+    const q = req.query as { model: string; version: number; compareVersion?: number };
+    const mv = await registry.get(q.model, q.version);
+    const runner = await registry.runner(mv);
+    const preds = await store.listPredictions({ modelName: q.model, modelVersion: q.version });
+    const compare = q.compareVersion ? { version: q.compareVersion, predictions: await store.listPredictions({ modelName: q.model, modelVersion: q.compareVersion }) } : undefined;
+    const csv = exportPredictionsCsv({ name: mv.name, version: mv.version, classes: mv.classes, labelKind: runner.meta.labelKind, positiveClass: runner.meta.positiveClass }, preds, await store.listFeedback(), pseudonym, compare);
+    await audit(req, 'predictions.export', `${q.model}@${q.version}`, { rows: preds.length, compareVersion: q.compareVersion ?? null });
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="predictions-${q.model}-v${q.version}.csv"`).send(csv);
+  });
+
+  // ---------------------------------------------------------------- audit
+  app.get('/v1/audit/verify', { config: { roles: ['admin'] }, schema: { tags: ['audit'], summary: 'Verify the audit hash chain' } }, async () => {
+    const v = verifyAuditChain(await store.listAudit(), await store.auditHead());
+    return v;
+  });
+
+  app.get('/v1/audit', { config: { roles: ['admin'] }, schema: { tags: ['audit'], summary: 'Audit entries', querystring: js(z.object({ limit: z.coerce.number().int().min(1).max(100000).optional() })) } }, async (req) => {
+    const all = await store.listAudit();
+    const limit = (req.query as { limit?: number }).limit ?? 1000;
+    return { entries: all.slice(-limit) };
+  });
+
+  await app.ready();
+  return { app, routes };
+}

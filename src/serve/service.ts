@@ -1,0 +1,154 @@
+/**
+ * Assembling the running service: store, registry, HTTP app, PACS watcher and job worker, with a
+ * graceful stop (stop listening, stop watching, finish or release running jobs, close the store).
+ */
+import type { FastifyInstance } from 'fastify';
+import { SqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
+import { errorMessage } from '../util/errors.js';
+import { buildApp, type RouteInfo } from './app.js';
+import { readTokensFile, TokenVerifier, type TokenRecord } from './auth.js';
+import type { ServeConfig } from './config.js';
+import { Metrics } from './metrics.js';
+import { OrthancClient } from './orthanc.js';
+import { processStudyJob } from './processor.js';
+import { makePseudonymiser, newPseudonymKey, type Pseudonymiser } from './pseudonym.js';
+import { ModelRegistry } from './registry.js';
+import { StudyWatcher } from './watcher.js';
+import { Worker } from './worker.js';
+
+export interface RunningService {
+  url: string;
+  app: FastifyInstance;
+  routes: RouteInfo[];
+  store: Store;
+  registry: ModelRegistry;
+  metrics: Metrics;
+  pseudonym: Pseudonymiser;
+  worker: Worker | undefined;
+  watcher: StudyWatcher | undefined;
+  /** Graceful stop; resolves when everything is closed. */
+  stop(opts?: { graceMs?: number }): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Structured log lines (JSON-able, no patient identifiers). Default: dropped. */
+  log?: (line: Record<string, unknown>) => void;
+  /** Token records in addition to the tokens file (the demo's generated tokens). */
+  extraTokens?: TokenRecord[];
+  /** Do not listen (tests that use app.inject). */
+  noListen?: boolean;
+}
+
+const PSEUDONYM_KEY = 'log.pseudonym.key';
+
+/**
+ * Start the service described by a validated config.
+ * @example const svc = await startService(readServeConfig('serve.json'), { log: (l) => console.error(JSON.stringify(l)) });
+ */
+export async function startService(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningService> {
+  const log = opts.log ?? (() => {});
+  const store = SqliteStore.open(cfg.store);
+  let key = await store.getState(PSEUDONYM_KEY);
+  if (!key) {
+    key = newPseudonymKey();
+    await store.setState(PSEUDONYM_KEY, key);
+  }
+  const pseudonym = makePseudonymiser(key);
+  const tokens = new TokenVerifier([...readTokensFile(cfg.tokensFile), ...(opts.extraTokens ?? [])]);
+  const registry = new ModelRegistry(store, cfg.modelsDir, cfg.threads);
+  const metrics = new Metrics();
+  metrics.gauge('radml_jobs', 'Jobs by state.', () => store.jobCounts());
+  metrics.gauge('radml_active_models', 'Active model versions by status.', async () => {
+    const a = await registry.active();
+    return { champion: a.filter((m) => m.status === 'champion').length, challenger: a.filter((m) => m.status === 'challenger').length };
+  }, 'status');
+
+  const pacs = cfg.orthanc ? new OrthancClient(cfg.orthanc) : undefined;
+  let worker: Worker | undefined;
+  let watcher: StudyWatcher | undefined;
+  if (pacs && cfg.orthanc) {
+    if (cfg.worker.enabled) {
+      worker = new Worker(store, (job) => processStudyJob(job, { pacs, registry, selection: cfg.selection, silent: cfg.silent, heatmapGrid: cfg.heatmapGrid, pseudonym }), {
+        leaseMs: cfg.worker.leaseMs, concurrency: cfg.worker.concurrency, idleMs: cfg.worker.idleMs,
+        baseBackoffMs: cfg.worker.baseBackoffMs, maxBackoffMs: cfg.worker.maxBackoffMs,
+      }, (e) => {
+        metrics.jobs.inc({ result: e.type });
+        const study = pseudonym(e.job.studyUid);
+        if (e.type === 'done') {
+          metrics.jobDuration.observe(e.ms / 1000);
+          metrics.predictions.inc({ model: e.job.modelName, version: String(e.job.modelVersion), path: 'job', silent: String(e.outcome.predictions[0]?.silent ?? cfg.silent) }, e.outcome.predictions.length);
+          metrics.skipped.inc({}, e.outcome.skipped.length);
+          void store.appendAudit({
+            actor: `worker:${worker!.owner}`, action: 'predict', subject: study,
+            details: { jobId: e.job.id, model: e.job.modelName, version: e.job.modelVersion, result: e.outcome.result, skipped: e.outcome.skipped.map((s) => s.reason) },
+          }).catch((err) => log({ msg: 'audit append failed', error: errorMessage(err) }));
+          log({ msg: 'job done', job: e.job.id, study, model: `${e.job.modelName}@${e.job.modelVersion}`, scored: e.outcome.predictions.length, skipped: e.outcome.skipped.length, ms: Math.round(e.ms) });
+        } else if (e.type === 'lost') log({ msg: 'job lease lost', job: e.job.id, study });
+        else log({ msg: e.type === 'retry' ? 'job will retry' : 'job failed', job: e.job.id, study, attempts: e.job.attempts, error: e.error });
+      });
+    }
+    const w = worker;
+    watcher = new StudyWatcher(store, pacs, registry, { ...cfg.orthanc, maxAttempts: cfg.worker.maxAttempts, maxQueued: cfg.maxQueued }, (e) => {
+      if (e.type === 'queued') log({ msg: 'study queued', study: pseudonym(e.studyUid), jobs: e.jobs });
+      else log({ msg: e.type === 'backpressure' ? 'queue full, watcher waits' : 'watcher error', error: e.error });
+    }, () => w?.poke());
+  }
+
+  const queueStudy = pacs
+    ? async (studyUid: string): Promise<number[]> => {
+      const active = await registry.active();
+      const ids: number[] = [];
+      for (const m of active) {
+        const r = await store.enqueueJob({ kind: 'study', studyUid, modelName: m.name, modelVersion: m.version, maxAttempts: cfg.worker.maxAttempts, maxQueued: cfg.maxQueued });
+        ids.push(r.job.id);
+      }
+      worker?.poke();
+      return ids;
+    }
+    : undefined;
+
+  const ready = async () => {
+    const checks: Record<string, string> = {};
+    try {
+      await store.queueDepth();
+      checks.store = 'ok';
+    } catch (e) {
+      checks.store = errorMessage(e);
+    }
+    checks.model = (await registry.active().catch(() => [])).length > 0 ? 'ok' : 'no active model';
+    if (pacs) {
+      try {
+        await pacs.system();
+        checks.pacs = 'ok';
+      } catch (e) {
+        checks.pacs = errorMessage(e);
+      }
+    }
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  };
+
+  const { app, routes } = await buildApp({ cfg, store, registry, tokens, metrics, pseudonym, ready, ...(queueStudy ? { queueStudy } : {}), log });
+  let url = '';
+  if (!opts.noListen) {
+    const addr = await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
+    url = addr.replace('[::1]', 'localhost');
+  }
+  worker?.start();
+  watcher?.start();
+  log({ msg: 'service started', url, silent: cfg.silent, pacs: Boolean(pacs), tokens: tokens.size });
+
+  let stopped: Promise<void> | undefined;
+  const stop = (o: { graceMs?: number } = {}): Promise<void> => {
+    stopped ??= (async () => {
+      await app.close(); // stop taking requests first
+      await watcher?.stop();
+      const r = await worker?.stop(o.graceMs ?? 10_000);
+      log({ msg: 'service stopped', releasedLeases: r?.released ?? 0 });
+      await registry.close();
+      await store.close();
+    })();
+    return stopped;
+  };
+  return { url, app, routes, store, registry, metrics, pseudonym, worker, watcher, stop };
+}
