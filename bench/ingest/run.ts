@@ -2,7 +2,7 @@
  * DICOM ingest throughput: read + decode + rescale + VOI + resize to 256×256, radml vs pydicom
  * (+ pylibjpeg, numpy, PIL BOX) on the files in ../shared/data/dicom, in the same run.
  *
- *   node --import tsx bench/ingest/run.ts [--seconds 2]
+ *   node --import tsx bench/ingest/run.ts [--seconds 3] [--blocks 3]
  *
  * Files pydicom cannot decode (jpeg_lossy.dcm: pylibjpeg rejects its stream) are left out of both
  * sides so the two do the same work; radml's time on them is printed separately.
@@ -17,8 +17,13 @@ import { resizeImage } from '../../src/data/preprocess/resize.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = join(process.cwd(), '..', 'shared', 'data', 'dicom');
-const argSeconds = process.argv.indexOf('--seconds');
-const minSeconds = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 2;
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const minSeconds = arg('--seconds', 3);
+/** Sides alternate in blocks so that load from other work on the shared cores hits both alike. */
+const blocks = arg('--blocks', 3);
 
 async function ingest(path: string, decodeSize?: number): Promise<void> {
   const d = await readDicom(await readFile(path), path, decodeSize !== undefined ? { decodeSize } : {});
@@ -26,7 +31,13 @@ async function ingest(path: string, decodeSize?: number): Promise<void> {
   if (out.data.length !== 256 * 256) throw new Error('bad resize');
 }
 
-async function radml(files: string[], decodeSize?: number): Promise<{ images: number; seconds: number; perFileMs: Record<string, number> }> {
+interface Run {
+  images: number;
+  seconds: number;
+  perFileMs: Record<string, number>;
+}
+
+async function radml(files: string[], seconds: number, decodeSize?: number): Promise<Run> {
   for (const f of files) await ingest(f, decodeSize); // warm-up: WASM codecs load lazily
   const per: Record<string, number> = Object.fromEntries(files.map((f) => [f, 0]));
   let images = 0;
@@ -40,9 +51,21 @@ async function radml(files: string[], decodeSize?: number): Promise<{ images: nu
       images++;
     }
     elapsed = (performance.now() - start) / 1000;
-  } while (elapsed < minSeconds);
+  } while (elapsed < seconds);
   const rounds = images / files.length;
   return { images, seconds: elapsed, perFileMs: Object.fromEntries(files.map((f) => [f, per[f]! / rounds])) };
+}
+
+/** Sum of images and seconds over blocks; per-file times weighted by each block's rounds. */
+function combine(rs: Run[]): Run {
+  const images = rs.reduce((a, r) => a + r.images, 0);
+  const seconds = rs.reduce((a, r) => a + r.seconds, 0);
+  const perFileMs: Record<string, number> = {};
+  const nFiles = Object.keys(rs[0]!.perFileMs).length;
+  for (const f of Object.keys(rs[0]!.perFileMs)) {
+    perFileMs[f] = rs.reduce((a, r) => a + r.perFileMs[f]! * (r.images / nFiles), 0) / (images / nFiles);
+  }
+  return { images, seconds, perFileMs };
 }
 
 async function main(): Promise<void> {
@@ -54,11 +77,19 @@ async function main(): Promise<void> {
   const excluded = all.filter((f) => basename(f) === 'jpeg_lossy.dcm');
   const files = all.filter((f) => !excluded.includes(f));
 
-  const ours = await radml(files);
-  const reduced = await radml(files, 256);
-  const peerRun = spawnSync('python3', [join(here, 'peer.py'), String(minSeconds), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (peerRun.status !== 0) throw new Error(`peer failed: ${peerRun.stderr}`);
-  const peer = JSON.parse(peerRun.stdout) as { images: number; seconds: number; resize: string; per_file_ms: Record<string, number> };
+  const runs: { ours: Run[]; reduced: Run[]; peer: Run[] } = { ours: [], reduced: [], peer: [] };
+  let resize = '';
+  for (let b = 0; b < blocks; b++) {
+    runs.ours.push(await radml(files, minSeconds / blocks));
+    runs.reduced.push(await radml(files, minSeconds / blocks, 256));
+    const peerRun = spawnSync('python3', [join(here, 'peer.py'), String(minSeconds / blocks), ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (peerRun.status !== 0) throw new Error(`peer failed: ${peerRun.stderr}`);
+    const p = JSON.parse(peerRun.stdout) as { images: number; seconds: number; resize: string; per_file_ms: Record<string, number> };
+    resize = p.resize;
+    runs.peer.push({ images: p.images, seconds: p.seconds, perFileMs: p.per_file_ms });
+  }
+  const ours = combine(runs.ours), reduced = combine(runs.reduced);
+  const peer = { ...combine(runs.peer), resize };
 
   const oursRate = ours.images / ours.seconds;
   const reducedRate = reduced.images / reduced.seconds;
@@ -66,7 +97,7 @@ async function main(): Promise<void> {
   console.log(`DICOM read + decode + rescale + VOI + resize to 256×256, ${files.length} files (2 cores shared with other work: numbers are noisy)`);
   console.log(`${'file'.padEnd(38)} ${'radml ms'.padStart(9)} ${'radml@256 ms'.padStart(13)} ${'pydicom ms'.padStart(11)} ${'pydicom/radml'.padStart(14)}`);
   for (const f of files) {
-    const a = ours.perFileMs[f]!, r = reduced.perFileMs[f]!, b = peer.per_file_ms[f]!;
+    const a = ours.perFileMs[f]!, r = reduced.perFileMs[f]!, b = peer.perFileMs[f]!;
     console.log(`${basename(f).padEnd(38)} ${a.toFixed(2).padStart(9)} ${r.toFixed(2).padStart(13)} ${b.toFixed(2).padStart(11)} ${(b / a).toFixed(2).padStart(13)}×`);
   }
   console.log(`radml (full-resolution decode):            ${oursRate.toFixed(1)} images/s (${ours.images} in ${ours.seconds.toFixed(2)} s)`);
@@ -74,7 +105,7 @@ async function main(): Promise<void> {
   console.log(`pydicom + pylibjpeg + numpy:               ${peerRate.toFixed(1)} images/s (${peer.images} in ${peer.seconds.toFixed(2)} s; resize: ${peer.resize})`);
   console.log(`ratio radml / pydicom: full ${(oursRate / peerRate).toFixed(2)}×, decodeSize 256 ${(reducedRate / peerRate).toFixed(2)}×`);
   if (excluded.length) {
-    const extra = await radml(excluded.map((f) => f));
+    const extra = await radml(excluded, 0.5);
     console.log(`radml only (pydicom cannot decode): ${excluded.map((f) => basename(f)).join(', ')} ${(extra.seconds * 1000 / extra.images).toFixed(2)} ms/image`);
   }
 }

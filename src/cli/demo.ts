@@ -5,6 +5,7 @@ import { readManifest } from '../data/manifest.js';
 import { holdoutSplit, summariseSplit, writeSplitManifest, formatCountTable } from '../data/splits/index.js';
 import { formatSummary, ingestToDir } from '../data/ingest/index.js';
 import { InputError } from '../util/errors.js';
+import { formatLabelDemo, labelDemo } from '../labels/index.js';
 import { type Command, type CommandIO, bool, num, str } from './lib/command.js';
 import { progressBar } from './lib/progress-bar.js';
 
@@ -21,6 +22,8 @@ Runs, in order, on a synthetic cohort that radml generates itself (no data neede
   1. synth    a multi-site chest-radiograph cohort (DICOM + PNG, masks, reports, simulated readers)
   2. split    patient-level stratified train/val/test split
   3. ingest   decode the DICOM files once into a dataset cache, with a summary
+  4. labels   label the synthetic reports (negation/uncertainty aware) against the true labels,
+              and recover the simulated readers' sensitivity/specificity by Dawid–Skene
 Everything goes under --out (default ./radml-demo); an earlier demo there is replaced.`,
   options: {
     out: { type: 'string', short: 'o', arg: '<dir>', description: 'folder for everything the demo writes', default: 'radml-demo' },
@@ -56,7 +59,8 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     stage(io, 2, 'Patient-level stratified split (70/15/15)');
     const manifest = readManifest(join(cohortDir, 'manifest.csv'));
     const assignment = holdoutSplit(manifest.records, { seed });
-    const splitPath = join(out, 'manifest-split.csv');
+    // Beside the original, so the image paths stay relative to the same folder.
+    const splitPath = join(cohortDir, 'manifest-split.csv');
     writeSplitManifest(splitPath, manifest, assignment);
     const ss = summariseSplit(manifest, assignment);
     io.out(formatCountTable('records per split × finding', ss.bins, ss.classes, (b, c) => ss.byClass[b]?.[c] ?? 0));
@@ -67,6 +71,9 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     const ing = await ingestToDir(splitPath, dsDir, { imageSize, onProgress: bar.callback });
     bar.stop();
     io.out(formatSummary(ing.summary));
+
+    stage(io, 4, 'Labels: mine the free-text reports, and build a consensus of the simulated readers');
+    for (const line of formatLabelDemo(labelDemo(cohortDir))) io.out(line);
 
     io.out(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
     return 0;

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { loadOrIngest } from '../data/ingest/index.js';
 import { isDatasetDir } from '../data/dataset.js';
 import { ImageClassifier } from '../train/classifier.js';
+import { baseFromModel, loadAnyModel } from '../train/imported.js';
 import { trainOptionsSchema, UNCERTAINTY_POLICIES, type TrainOptionsInput } from '../train/options.js';
 import { InputError } from '../util/errors.js';
 import { bool, type Command, num, requireStr, str } from './lib/command.js';
@@ -59,9 +60,10 @@ Example:
     threads: { type: 'string', arg: 'N', description: 'data-parallel worker threads (default: all cores)' },
     seed: { type: 'string', arg: 'N', description: 'random seed', default: String(D.seed) },
     patience: { type: 'string', arg: 'N', description: 'epochs without a better validation AUROC before stopping', default: String(D.patience) },
-    uncertainty: { type: 'string', arg: UNCERTAINTY_POLICIES.join('|'), description: 'multi-label: -1 labels policy', default: D.uncertainty },
+    uncertainty: { type: 'string', arg: '<policy>', description: `multi-label: policy for -1 labels (${UNCERTAINTY_POLICIES.join(', ')}; +eps=ε; blanks masked unless +blank=negative)`, default: D.uncertainty },
     'val-fraction': { type: 'string', arg: 'F', description: 'hold-out fraction when there is no val split', default: String(D.valFraction) },
     resume: { type: 'boolean', description: 'continue from the checkpoint in --out (must match)' },
+    base: { type: 'string', arg: '<model>', description: 'fine-tune this model (folder, or .onnx + JSON sidecar as in `radml predict --help`): last linear layer trained, the rest frozen' },
   },
   async run(args, io) {
     const data = requireStr(args, 'data', 'train');
@@ -87,7 +89,7 @@ Example:
       threads: opt('threads'),
       seed: opt('seed'),
       patience: opt('patience'),
-      uncertainty: str(args, 'uncertainty') as TrainOptionsInput['uncertainty'],
+      uncertainty: str(args, 'uncertainty'),
       valFraction: opt('val-fraction'),
       resume: bool(args, 'resume'),
     };
@@ -97,14 +99,23 @@ Example:
     const bar = progressBar(io);
     const started = Date.now();
     const kind = isDatasetDir(data) ? 'dataset' : 'manifest';
-    const { dataset, skipped } = await loadOrIngest(data, { imageSize: o.imageSize, onProgress: bar.callback });
+    const basePath = str(args, 'base');
+    const baseModel = basePath ? await loadAnyModel(basePath) : undefined;
+    const base = baseModel ? baseFromModel(baseModel, basePath!) : undefined;
+    const { dataset, skipped } = await loadOrIngest(data, {
+      imageSize: baseModel ? baseModel.meta.input.size : o.imageSize,
+      ...(baseModel ? { resize: baseModel.meta.preprocessing.resize } : {}),
+      onProgress: bar.callback,
+    });
     bar.stop();
     for (const s of skipped.slice(0, 20)) io.err(`skipped ${s.path}: ${s.reason}`);
     if (skipped.length > 20) io.err(`… and ${skipped.length - 20} more skipped images`);
-    io.err(`training ${o.arch} (width ${o.width}) at ${o.imageSize} px on ${dataset.meta.count} images with ${o.threads} thread(s), up to ${o.epochs} epochs`);
+    if (base) io.err(`fine-tuning ${basePath}: training ${base.graph.params.length - base.freeze.length} of ${base.graph.params.length} parameter tensors`);
+    else io.err(`training ${o.arch} (width ${o.width}) at ${o.imageSize} px on ${dataset.meta.count} images with ${o.threads} thread(s), up to ${o.epochs} epochs`);
     await clf.fit(dataset, {
       outDir: out,
       onProgress: bar.callback,
+      ...(base ? { base } : {}),
       onNotice: (m) => io.err(m),
       onEpoch: (r, best) => {
         bar.stop();

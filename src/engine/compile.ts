@@ -99,7 +99,7 @@ export function compileGraph(graphIn: LayerGraph, opts: CompileOptions): Compile
   const gradParamSet = new Set(gradParams);
   const needs = new Set<string>();
   if (opts.inputGrad) needs.add('input');
-  const nodeHasGradParams = (n: LayerNode) => graph.params.some((p) => p.name.startsWith(`${n.name}.`) && gradParamSet.has(p.name));
+  const nodeHasGradParams = (n: LayerNode) => gradParamSet.has(`${n.name}.weight`) || gradParamSet.has(`${n.name}.bias`);
   for (const n of graph.nodes) {
     if (nodeHasGradParams(n) || n.inputs.some((i) => needs.has(i))) needs.add(n.name);
   }

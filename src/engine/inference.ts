@@ -13,6 +13,8 @@ import { sessionOptions } from './session.js';
 /**
  * Folds every BatchNorm whose input is a conv read by nothing else into that conv's weights and
  * bias (inference behaviour: running statistics). Returns an equivalent graph and parameters.
+ *
+ * @example const { graph: g2, params: p2 } = foldBatchNorm(graph, params); // g2 has no conv-fed BN
  */
 export function foldBatchNorm(graph: LayerGraph, params: ParamSet): { graph: LayerGraph; params: ParamSet } {
   checkParams(graph, params);

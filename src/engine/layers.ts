@@ -74,29 +74,27 @@ export function emitForward(ctx: ForwardContext, input: string): ForwardResult {
         break;
       }
       case 'batchnorm2d': {
+        // y = xc·(γ/σ) + β with xc = x − μ; x̂ is never materialised (backward works from xc).
         const g4 = b.op('Reshape', [ctx.param(`${node.name}.weight`), b.constI64([1, -1, 1, 1])]);
         const b4 = b.op('Reshape', [ctx.param(`${node.name}.bias`), b.constI64([1, -1, 1, 1])]);
+        let xc: string, variance: string;
         if (ctx.mode === 'train') {
           const mean = b.op('ReduceMean', [x], { axes: REDUCE_NCHW, keepdims: 1 });
-          const xc = b.op('Sub', [x, mean]);
-          const variance = b.op('ReduceMean', [b.op('Mul', [xc, xc])], { axes: REDUCE_NCHW, keepdims: 1 });
-          const invstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, b.scalar(node.eps)])])]);
-          const xhat = b.op('Mul', [xc, invstd]);
-          y = b.op('Add', [b.op('Mul', [xhat, g4]), b4]);
-          saved.set(node.name, { xhat, invstd, g4 });
+          xc = b.op('Sub', [x, mean]);
+          variance = b.op('ReduceMean', [b.op('Mul', [xc, xc])], { axes: REDUCE_NCHW, keepdims: 1 });
           batchStats.push({
             layer: node.name,
             mean: b.op('Reshape', [mean, b.constI64([-1])]),
             variance: b.op('Reshape', [variance, b.constI64([-1])]),
           });
         } else {
-          const rm4 = b.op('Reshape', [ctx.buffer(`${node.name}.running_mean`), b.constI64([1, -1, 1, 1])]);
-          const rv4 = b.op('Reshape', [ctx.buffer(`${node.name}.running_var`), b.constI64([1, -1, 1, 1])]);
-          const invstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [rv4, b.scalar(node.eps)])])]);
-          const xhat = b.op('Mul', [b.op('Sub', [x, rm4]), invstd]);
-          y = b.op('Add', [b.op('Mul', [xhat, g4]), b4]);
-          saved.set(node.name, { xhat, invstd, g4 });
+          xc = b.op('Sub', [x, b.op('Reshape', [ctx.buffer(`${node.name}.running_mean`), b.constI64([1, -1, 1, 1])])]);
+          variance = b.op('Reshape', [ctx.buffer(`${node.name}.running_var`), b.constI64([1, -1, 1, 1])]);
         }
+        const invstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, b.scalar(node.eps)])])]);
+        const scale = b.op('Mul', [g4, invstd]);
+        y = b.op('Add', [b.op('Mul', [xc, scale]), b4]);
+        saved.set(node.name, { xc, invstd, scale });
         break;
       }
       case 'relu':
@@ -251,24 +249,23 @@ export function emitBackward(a: BackwardArgs): BackwardResult {
       break;
     }
     case 'batchnorm2d': {
-      const { xhat, invstd, g4 } = saved!;
+      const { xc, invstd, scale } = saved!;
       const dbeta4 = b.op('ReduceSum', [dy, b.constI64(REDUCE_NCHW)], { keepdims: 1 });
-      const dgamma4 = b.op('ReduceSum', [b.op('Mul', [dy, xhat!]), b.constI64(REDUCE_NCHW)], { keepdims: 1 });
+      const sdx4 = b.op('ReduceSum', [b.op('Mul', [dy, xc!]), b.constI64(REDUCE_NCHW)], { keepdims: 1 }); // Σ dy·xc
       if (a.needParams) {
-        dparams.set(`${node.name}.weight`, b.op('Reshape', [dgamma4, b.constI64([-1])]));
+        dparams.set(`${node.name}.weight`, b.op('Reshape', [b.op('Mul', [sdx4, invstd!]), b.constI64([-1])]));
         dparams.set(`${node.name}.bias`, b.op('Reshape', [dbeta4, b.constI64([-1])]));
       }
       if (a.needInput[0]) {
-        const scale = b.op('Mul', [g4!, invstd!]);
         if (a.mode === 'train') {
-          // M = N·H·W elements per channel; N is dynamic so it is read from the tensor's size.
+          // dx = s·(dy − mean(dy) − xc·σ⁻²·mean(dy·xc)), s = γ/σ; per-channel factors are formed at [1,C,1,1].
+          // M = N·H·W values per channel; N is dynamic so it is read from the tensor's size.
           const m = b.op('Div', [b.op('Cast', [b.op('Size', [dy])], { to: 1 }), b.scalar(inShape[0]!)]);
-          const mdy = b.op('Div', [dbeta4, m]);
-          const mdyx = b.op('Div', [dgamma4, m]);
-          const inner = b.op('Sub', [b.op('Sub', [dy, mdy]), b.op('Mul', [xhat!, mdyx])]);
-          dx[0] = b.op('Mul', [inner, scale]);
+          const c1 = b.op('Div', [b.op('Mul', [scale!, dbeta4]), m]);
+          const c2 = b.op('Div', [b.op('Mul', [b.op('Mul', [scale!, b.op('Mul', [invstd!, invstd!])]), sdx4]), m]);
+          dx[0] = b.op('Sub', [b.op('Mul', [dy, scale!]), b.op('Add', [b.op('Mul', [xc!, c2]), c1])]);
         } else {
-          dx[0] = b.op('Mul', [dy, scale]);
+          dx[0] = b.op('Mul', [dy, scale!]);
         }
       }
       break;

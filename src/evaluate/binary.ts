@@ -3,7 +3,7 @@
  * points chosen on tuning rows and reported on evaluation rows, calibration and recalibration, curves.
  */
 import type { ProgressCallback } from '../util/progress.js';
-import { bootstrapAuroc } from './bootstrap.js';
+import { bootstrapAuroc, percentileCi } from './bootstrap.js';
 import {
   brierScore,
   calibrationErrors,
@@ -16,7 +16,7 @@ import {
   recalibrate,
   reliabilityBins,
 } from './calibration.js';
-import { confusionAt, operatingMetrics } from './confusion.js';
+import { cohenKappa, confusionAt, mcc, operatingMetrics } from './confusion.js';
 import { aurocDelong } from './discrimination.js';
 import { type ThresholdRule, chooseThreshold, decisionCurve, describeRule, ruleId } from './operating-point.js';
 import { averagePrecision, partialAuroc, prCurve, rankScores, rocCurve } from './ranking.js';
@@ -40,6 +40,7 @@ export interface BinaryOptions {
   seed: number;
   maxFpr: number;
   calibrationBins: number;
+  level?: number;
   onProgress?: ProgressCallback;
   progressStage?: string;
 }
@@ -80,6 +81,33 @@ export function thresholdFor(rule: ThresholdRule, tuning: Labelled): { threshold
   return c.note ? { threshold: c.threshold, note: c.note } : { threshold: c.threshold };
 }
 
+/**
+ * Percentile-bootstrap intervals for the operating-point metrics Wilson does not cover (F1, MCC,
+ * Cohen's κ, balanced accuracy). The threshold is held fixed: it came from separate tuning rows.
+ */
+function addBootstrapCis(op: OperatingPoint, at: { tp: Int32Array; fp: Int32Array }, P: number, N: number, level: number): void {
+  const B = at.tp.length;
+  const f1 = new Float64Array(B);
+  const mccs = new Float64Array(B);
+  const kappas = new Float64Array(B);
+  const bal = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    const c = { tp: at.tp[b]!, fp: at.fp[b]!, fn: P - at.tp[b]!, tn: N - at.fp[b]! };
+    f1[b] = 2 * c.tp + c.fp + c.fn > 0 ? (2 * c.tp) / (2 * c.tp + c.fp + c.fn) : NaN;
+    mccs[b] = mcc(c);
+    kappas[b] = cohenKappa(c);
+    bal[b] = (c.tp / P + c.tn / N) / 2;
+  }
+  const ci = (v: Float64Array): [number, number] | null => {
+    const ok = v.filter((x) => Number.isFinite(x));
+    return ok.length === v.length && ok.length > 0 ? percentileCi(ok, level) : null;
+  };
+  if (op.f1.estimate !== null) op.f1.ci95 = ci(f1);
+  if (op.mcc.estimate !== null) op.mcc.ci95 = ci(mccs);
+  if (op.cohen_kappa.estimate !== null) op.cohen_kappa.ci95 = ci(kappas);
+  if (op.balanced_accuracy.estimate !== null) op.balanced_accuracy.ci95 = ci(bal);
+}
+
 function downsample<T>(pts: T[], max: number): T[] {
   if (pts.length <= max) return pts;
   const out: T[] = [];
@@ -118,24 +146,6 @@ export function evaluateBinary(tuning: Labelled, evaluation: Labelled, opts: Bin
   // Discrimination.
   const del = aurocDelong(scores, labels, r);
   if (del.message && n > 0 && bothClasses) messages.push(del.message);
-  let bootCi: [number, number] | null = null;
-  let apCi: [number, number] | null = null;
-  let band: ClassResult['curves']['roc_band'] = null;
-  const ap = P > 0 ? averagePrecision(r) : NaN;
-  if (bothClasses && opts.bootstrap > 0) {
-    const bandFpr = Array.from({ length: 51 }, (_, i) => i / 50);
-    const b = bootstrapAuroc(r, {
-      resamples: opts.bootstrap,
-      seed: opts.seed,
-      averagePrecision: true,
-      bandFpr,
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      stage: opts.progressStage ?? 'bootstrap',
-    });
-    bootCi = b.aurocCi;
-    apCi = b.averagePrecisionCi ?? null;
-    band = b.band ?? null;
-  }
   const pa = bothClasses ? partialAuroc(r, opts.maxFpr) : null;
 
   // Calibration (only meaningful for probabilities).
@@ -160,6 +170,27 @@ export function evaluateBinary(tuning: Labelled, evaluation: Labelled, opts: Bin
     }
   }
   if (!primary) throw new Error('primary rule missing from rules');
+  let bootCi: [number, number] | null = null;
+  let apCi: [number, number] | null = null;
+  let band: ClassResult['curves']['roc_band'] = null;
+  const ap = P > 0 ? averagePrecision(r) : NaN;
+  if (bothClasses && opts.bootstrap > 0) {
+    const bandFpr = Array.from({ length: 51 }, (_, i) => i / 50);
+    const b = bootstrapAuroc(r, {
+      resamples: opts.bootstrap,
+      seed: opts.seed,
+      averagePrecision: true,
+      bandFpr,
+      thresholds: ops.map((o) => o.threshold).filter((t): t is number => t !== null),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      stage: opts.progressStage ?? 'bootstrap',
+    });
+    bootCi = b.aurocCi;
+    apCi = b.averagePrecisionCi ?? null;
+    band = b.band ?? null;
+    for (const at of b.atThreshold ?? []) for (const op of ops) if (op.threshold === at.threshold) addBootstrapCis(op, at, P, N, opts.level ?? 0.95);
+  }
+
   if (primary.threshold === null && primary.note) messages.push(`Primary operating point (${primary.rule_description}) ${primary.note}.`);
 
   // Recalibration fitted on tuning rows.

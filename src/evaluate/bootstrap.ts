@@ -16,6 +16,8 @@ export interface BootstrapOptions {
   averagePrecision?: boolean;
   /** FPR values at which to collect a pointwise TPR band (e.g. 0, 0.02, …, 1). */
   bandFpr?: number[];
+  /** Thresholds (positive when score ≥ t) at which to record each resample's TP and FP counts. */
+  thresholds?: number[];
   onProgress?: ProgressCallback;
   stage?: string;
 }
@@ -29,9 +31,11 @@ export interface BootstrapResult {
   averagePrecisionCi?: [number, number];
   /** Pointwise percentile band of TPR at `bandFpr`. */
   band?: { fpr: number[]; lower: number[]; upper: number[] };
+  /** Per requested threshold: TP and FP of every resample (positives and negatives are fixed per resample). */
+  atThreshold?: { threshold: number; tp: Int32Array; fp: Int32Array }[];
 }
 
-function percentileCi(values: Float64Array, level: number): [number, number] {
+export function percentileCi(values: Float64Array, level: number): [number, number] {
   const sorted = Float64Array.from(values).sort();
   const a = (1 - level) / 2;
   return [quantileSorted(sorted, a), quantileSorted(sorted, 1 - a)];
@@ -58,6 +62,14 @@ export function bootstrapAuroc(r: RankedScores, opts: BootstrapOptions): Bootstr
   const posGroup = r.positiveGroup;
   const negGroup = r.negativeGroup;
   const every = Math.max(1, Math.floor(B / 50));
+  // Number of tie groups called positive at each threshold; groups are in descending score order.
+  const cuts = (opts.thresholds ?? []).map((t) => {
+    let c = 0;
+    while (c < G && r.groupScore[c]! >= t) c++;
+    return c;
+  });
+  const atThreshold = (opts.thresholds ?? []).map((threshold) => ({ threshold, tp: new Int32Array(B), fp: new Int32Array(B) }));
+  const cutOrder = cuts.map((_, k) => k).sort((a, b) => cuts[a]! - cuts[b]!);
   // xoshiro128** inlined on local state (seeded from the Rng): the draw loop is the whole cost of a
   // bootstrap, and a method call with property writes per draw is several times slower.
   let s0 = rng.nextUint32() | 1;
@@ -85,6 +97,19 @@ export function bootstrapAuroc(r: RankedScores, opts: BootstrapOptions): Bootstr
     }
     aucs[b] = aurocFromGroups(wp, wn);
     if (aps) aps[b] = averagePrecisionFromGroups(wp, wn);
+    if (cutOrder.length) {
+      let tp = 0;
+      let fp = 0;
+      let g = 0;
+      for (const k of cutOrder) {
+        for (; g < cuts[k]!; g++) {
+          tp += wp[g]!;
+          fp += wn[g]!;
+        }
+        atThreshold[k]!.tp[b] = tp;
+        atThreshold[k]!.fp[b] = fp;
+      }
+    }
     if (band && bandTpr) {
       // TPR of the ROC step curve at each FPR in the band grid (highest TPR reached with FPR ≤ f).
       let tp = 0;
@@ -104,6 +129,7 @@ export function bootstrapAuroc(r: RankedScores, opts: BootstrapOptions): Bootstr
     if (opts.onProgress && (b % every === 0 || b === B - 1)) opts.onProgress({ stage: opts.stage ?? 'bootstrap', done: b + 1, total: B });
   }
   const out: BootstrapResult = { resamples: B, auroc: aucs, aurocCi: percentileCi(aucs, level) };
+  if (atThreshold.length) out.atThreshold = atThreshold;
   if (aps) {
     out.averagePrecision = aps;
     out.averagePrecisionCi = percentileCi(aps, level);

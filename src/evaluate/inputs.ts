@@ -172,7 +172,8 @@ export function designRows(table: CsvTable, opts: { tuneSplit?: string; evalSpli
     }
   }
   if (evalRows.length === 0) throw new InputError('PREDICTIONS_EMPTY', `${file}: no rows to evaluate (${evalLabel})`, { file });
-  const overlap = tuneRows.length > 0 && tuneRows.some((i) => evalRows.includes(i));
+  const evalSet = new Set(evalRows);
+  const overlap = tuneRows.length > 0 && tuneRows.some((i) => evalSet.has(i));
   if (opts.sameData || overlap) {
     notes.push(
       opts.sameData

@@ -25,23 +25,28 @@ export interface RankedScores {
  */
 export function rankScores(scores: ArrayLike<number>, labels: ArrayLike<number>): RankedScores {
   const n = scores.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const s = Float64Array.from(scores as ArrayLike<number>);
-  order.sort((a, b) => s[b]! - s[a]!);
-  const groupOf = new Int32Array(n);
-  const gScore: number[] = [];
-  let g = -1;
-  let prev = NaN;
-  for (let k = 0; k < n; k++) {
-    const v = s[order[k]!]!;
-    if (k === 0 || v !== prev) {
-      g++;
-      gScore.push(v);
-      prev = v;
-    }
-    groupOf[order[k]!] = g;
+  // Native numeric sort of a copy (no comparator callback), then each case finds its tie group by
+  // binary search over the distinct values: several times faster than sorting an index array.
+  const sorted = Float64Array.from(scores as ArrayLike<number>).sort();
+  const distinct: number[] = [];
+  for (let k = n - 1; k >= 0; k--) {
+    const v = sorted[k]!;
+    if (distinct.length === 0 || v !== distinct[distinct.length - 1]) distinct.push(v);
   }
+  const gScore = Float64Array.from(distinct);
+  const groupOf = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = scores[i]!;
+    let lo = 0;
+    let hi = gScore.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (gScore[mid]! > v) lo = mid + 1;
+      else hi = mid;
+    }
+    groupOf[i] = lo;
+  }
+  const g = gScore.length - 1;
   const G = g + 1;
   const groupPositives = new Int32Array(G);
   const groupNegatives = new Int32Array(G);
@@ -61,7 +66,7 @@ export function rankScores(scores: ArrayLike<number>, labels: ArrayLike<number>)
       negativeGroup[q++] = gi;
     }
   }
-  return { n, nPositive, nNegative: n - nPositive, groupScore: Float64Array.from(gScore), groupPositives, groupNegatives, positiveGroup, negativeGroup };
+  return { n, nPositive, nNegative: n - nPositive, groupScore: gScore, groupPositives, groupNegatives, positiveGroup, negativeGroup };
 }
 
 /**

@@ -49,10 +49,22 @@ const partitions: Source = ({ r }) => ({
   evidence: `tuning rows: ${r.design.tuning} (n=${r.design.n_tuning}); evaluation rows: ${r.design.evaluation} (n=${r.design.n_evaluation})${r.design.same_data ? '; thresholds chosen on the evaluation rows (--same-data)' : ''}. How rows were assigned to splits is not recorded here.`,
 });
 
-const subgroups: Source = ({ r }) =>
-  r.design.groups.length
-    ? { status: 'filled', evidence: `metrics per ${r.design.groups.join(', ')} with 95% intervals and disparity measures (min n ${r.design.min_group_n})` }
-    : null;
+const subgroups: Source = ({ r }) => {
+  if (!r.design.groups.length) return null;
+  const first = Object.values(r.classes)[0];
+  const counts = first
+    ? Object.entries(first.groups)
+        .filter(([col]) => !col.includes(' × '))
+        .map(([col, g]) => `${col}: ${Object.entries(g).map(([v, x]) => `${v} ${x.n}`).join(', ')}`)
+        .join('; ')
+    : '';
+  return { status: 'filled', evidence: `metrics per ${r.design.groups.join(', ')} with 95% intervals and disparity measures (min n ${r.design.min_group_n}); evaluation cases by group — ${counts}` };
+};
+
+const flow: Source = ({ r }) => {
+  const ex = Object.values(r.classes).map((c) => `${c.name}: ${c.n} analysed, ${c.n_excluded} excluded${c.n_excluded ? ` (${Object.entries(c.excluded_reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`);
+  return { status: 'partial', evidence: `${r.input.n_rows} rows in the predictions; ${r.design.n_tuning} tuning (${r.design.tuning}), ${r.design.n_evaluation} evaluation (${r.design.evaluation}); ${ex.join('; ')}. Inclusion before the predictions table is not recorded.` };
+};
 
 const external: Source = ({ r }) => {
   const s = Object.values(r.classes).find((c) => c.sites);
@@ -122,7 +134,7 @@ const CLAIM: [string, string, string, Source?][] = [
   ['30', 'Methods — evaluation', 'Robustness or sensitivity analysis', fromModel('robustness', 'robustness')],
   ['31', 'Methods — evaluation', 'Methods for explainability or interpretability and how they were validated', fromModel('explainability', 'explain', 'saliency')],
   ['32', 'Methods — evaluation', 'Validation or testing on external data', external],
-  ['33', 'Results — data', 'Flow of participants or cases, with inclusion and exclusion', missingData],
+  ['33', 'Results — data', 'Flow of participants or cases, with inclusion and exclusion', flow],
   ['34', 'Results — data', 'Demographic and clinical characteristics of cases in each partition', subgroups],
   ['35', 'Results — performance', 'Performance metrics for the final model on all data partitions', metrics],
   ['36', 'Results — performance', 'Estimates of diagnostic accuracy and their precision (95% CI)', operatingPoint],
@@ -162,7 +174,7 @@ const TRIPOD_AI: [string, string, string, Source?][] = [
   ['18', 'Open science', 'Funding, conflicts of interest, protocol, registration'],
   ['19', 'Open science', 'Data and code availability', fromModel('artefacts', 'artefacts', 'artifacts', 'sha256')],
   ['20', 'Patient and public involvement', 'Details of patient and public involvement'],
-  ['21', 'Results — participants', 'Flow of participants, characteristics by data source, subgroup sizes', subgroups],
+  ['21', 'Results — participants', 'Flow of participants, characteristics by data source, subgroup sizes', any(subgroups, flow)],
   ['22', 'Results — model', 'Full model specification or how to access it', fromModel('artefacts', 'artefacts', 'artifacts', 'sha256', 'architecture')],
   ['23a', 'Results — performance', 'Performance estimates with confidence intervals', metrics],
   ['23b', 'Results — performance', 'Performance in key subgroups (e.g. sociodemographic, sites)', subgroups],

@@ -26,7 +26,8 @@ export function modelCardMarkdown(r: EvaluationResults): string {
   out.push(`- Version: ${get('version', 'version', 'model_version')}`);
   out.push(`- Created: ${get('creation date', 'created', 'created_at', 'date')}`);
   out.push(`- Architecture: ${get('architecture', 'architecture', 'model.architecture', 'backbone')}`);
-  out.push(`- Classes / outputs: ${get('classes', 'classes', 'labels')}`);
+  const classes = find(m, 'classes', 'labels');
+  out.push(`- Classes / outputs: ${classes !== undefined ? show(classes) : `${r.input.score_columns.join(', ')} (from the predictions; not in model.json)`}`);
   out.push(`- Input and preprocessing: ${get('preprocessing', 'preprocessing', 'input')}`);
   out.push(`- Artefacts (SHA-256): ${get('artefact hashes', 'sha256', 'artefacts', 'artifacts')}`);
   out.push(`- Licence: ${get('licence', 'license', 'licence')}`);
@@ -65,7 +66,7 @@ export function modelCardMarkdown(r: EvaluationResults): string {
   out.push(cav.length ? cav.join('\n') : '- None recorded by the evaluation.', '');
   out.push(`Caveats recorded with the model: ${get('caveats', 'caveats', 'card.caveats', 'limitations')}`, '');
   if (missing.length) {
-    out.push('## Missing from the provenance', '', 'These parts of the card could not be filled from model.json and must be completed by the model owners:', '');
+    out.push('## Missing from the provenance', '', m ? 'These parts of the card could not be filled from model.json and must be completed by the model owners:' : 'No model folder was given (--model), so these parts must be completed by the model owners:', '');
     for (const x of missing) out.push(`- ${x}`);
     out.push('');
   }

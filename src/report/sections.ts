@@ -161,14 +161,14 @@ export const discriminationSection: ReportSection = {
 };
 
 function opRow(op: OperatingPoint, asHeadline: boolean): string {
-  return `<tr${asHeadline ? ' class="headline"' : ''}><td>${esc(op.rule_description)}${op.note ? `<br><span class="ci">${esc(op.note)}</span>` : ''}</td><td>${fmt(op.threshold, 4)}</td><td>${ci(op.sensitivity, 3, true)}</td><td>${ci(op.specificity, 3, true)}</td><td>${ci(op.ppv, 3, true)}</td><td>${ci(op.npv, 3, true)}</td><td>${op.ppv_at_prevalence ? ci(op.ppv_at_prevalence, 3, true) : '—'}</td><td>${op.npv_at_prevalence ? ci(op.npv_at_prevalence, 3, true) : '—'}</td><td>${fmt(op.f1.estimate)}</td><td>${fmt(op.balanced_accuracy.estimate)}</td><td>${fmt(op.mcc.estimate)}</td><td>${fmt(op.cohen_kappa.estimate)}</td></tr>`;
+  return `<tr${asHeadline ? ' class="headline"' : ''}><td>${esc(op.rule_description)}${op.note ? `<br><span class="ci">${esc(op.note)}</span>` : ''}</td><td>${fmt(op.threshold, 4)}</td><td>${ci(op.sensitivity, 3, true)}</td><td>${ci(op.specificity, 3, true)}</td><td>${ci(op.ppv, 3, true)}</td><td>${ci(op.npv, 3, true)}</td><td>${op.ppv_at_prevalence ? ci(op.ppv_at_prevalence, 3, true) : '—'}</td><td>${op.npv_at_prevalence ? ci(op.npv_at_prevalence, 3, true) : '—'}</td><td>${ci(op.f1)}</td><td>${ci(op.balanced_accuracy)}</td><td>${ci(op.mcc)}</td><td>${ci(op.cohen_kappa)}</td></tr>`;
 }
 
 export const operatingPointSection: ReportSection = {
   id: 'operating-points',
   title: 'Operating points',
   render({ results: r }) {
-    const out: string[] = [`<p>Each threshold is chosen on the tuning rows and reported on the evaluation rows; a case is called positive when its score is at least the threshold. Intervals are Wilson 95% intervals; PPV/NPV at the deployment prevalence use the Wilson bounds of sensitivity and specificity.</p>`];
+    const out: string[] = [`<p>Each threshold is chosen on the tuning rows and reported on the evaluation rows; a case is called positive when its score is at least the threshold. Proportions carry Wilson 95% intervals; F1, balanced accuracy, MCC and κ carry stratified-bootstrap intervals at the fixed threshold; PPV/NPV at the deployment prevalence use the Wilson bounds of sensitivity and specificity.</p>`];
     for (const c of classList(r)) {
       out.push(`<h3>${esc(c.name)}</h3><div class="scroll"><table><thead><tr><th>rule</th><th>threshold</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>PPV at deployment prevalence</th><th>NPV at deployment prevalence</th><th>F1</th><th>balanced accuracy</th><th>MCC</th><th>Cohen’s κ</th></tr></thead><tbody>`);
       for (const op of c.operating_points) out.push(opRow(op, op.rule === c.operating_point.rule));

@@ -62,3 +62,46 @@ export function flagAnomalousSamples(losses: ArrayLike<number>, gradientNorms?: 
   flagged.sort((a, b) => Math.max(b.lossZ, b.gradientZ ?? -Infinity) - Math.max(a.lossZ, a.gradientZ ?? -Infinity));
   return { count: n, threshold, flagged, lossMedian: median(losses), gradientNormMedian: gradientNorms ? median(gradientNorms) : null };
 }
+
+/**
+ * Per-sample loss and norm of the final linear layer's gradient (weights and bias):
+ * ‖∂ℓ/∂W‖ = ‖p − y‖·‖features‖, ‖∂ℓ/∂b‖ = ‖p − y‖ — cheap, and the part of the gradient that moves
+ * most under mislabelled or planted samples. Softmax CE (categorical) or masked BCE (multi-label).
+ */
+export function perSampleLossAndGradNorm(
+  logits: Float32Array, features: Float32Array | null, target: Float32Array, mask: Float32Array, n: number, k: number, kind: 'softmax_ce' | 'bce_logits',
+): { losses: Float64Array; gradientNorms: Float64Array } {
+  const losses = new Float64Array(n);
+  const gradientNorms = new Float64Array(n);
+  const dim = features ? features.length / n : 0;
+  for (let i = 0; i < n; i++) {
+    let loss = 0, r2 = 0;
+    if (kind === 'softmax_ce') {
+      let m = -Infinity;
+      for (let c = 0; c < k; c++) m = Math.max(m, logits[i * k + c]!);
+      let s = 0;
+      for (let c = 0; c < k; c++) s += Math.exp(logits[i * k + c]! - m);
+      const lse = m + Math.log(s);
+      for (let c = 0; c < k; c++) {
+        const p = Math.exp(logits[i * k + c]! - lse), y = target[i * k + c]!;
+        loss -= y * (logits[i * k + c]! - lse);
+        r2 += (p - y) ** 2;
+      }
+    } else {
+      let cnt = 0;
+      for (let c = 0; c < k; c++) {
+        if (!mask[i * k + c]) continue;
+        const z = logits[i * k + c]!, y = target[i * k + c]!;
+        loss += Math.max(z, 0) - z * y + Math.log1p(Math.exp(-Math.abs(z)));
+        r2 += (1 / (1 + Math.exp(-z)) - y) ** 2;
+        cnt++;
+      }
+      loss = cnt ? loss / cnt : 0;
+    }
+    let f2 = 0;
+    for (let d = 0; d < dim; d++) f2 += features![i * dim + d]! ** 2;
+    losses[i] = loss;
+    gradientNorms[i] = Math.sqrt(r2 * (f2 + 1));
+  }
+  return { losses, gradientNorms };
+}

@@ -20,6 +20,8 @@ import type { Metrics } from './metrics.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { modelFilesFromTar, type ModelRegistry } from './registry.js';
 import { exportPredictionsCsv } from './export.js';
+import { formDataFiles } from './multipart.js';
+import { safeRelativePath } from './tar.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,7 +71,7 @@ const jobBody = z.object({
   result: z.unknown(), createdAt: z.number(), updatedAt: z.number(),
 });
 
-const BINARY_TYPES = ['application/dicom', 'image/png', 'image/jpeg', 'application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
+const BINARY_TYPES = ['multipart/form-data', 'application/dicom', 'image/png', 'image/jpeg', 'application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
 
 function httpStatusOf(e: unknown): number {
   if (e instanceof QueueFullError) return 503;
@@ -85,7 +87,7 @@ function httpStatusOf(e: unknown): number {
  */
 export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
   const { cfg, store, registry, metrics, pseudonym } = ctx;
-  const app = Fastify({ logger: false, bodyLimit: cfg.limits.jsonBytes, disableRequestLogging: true, trustProxy: false });
+  const app = Fastify({ logger: false, bodyLimit: cfg.limits.jsonBytes, trustProxy: false });
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
@@ -167,14 +169,15 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     bodyLimit: cfg.limits.modelBytes,
     schema: {
       tags: ['models'],
-      summary: 'Upload a model folder (tar or tar.gz of model.onnx + model.json + artefacts); SHA-256 of every artefact verified',
+      summary: 'Upload a model folder: a tar / tar.gz of model.onnx + model.json + artefacts, or multipart/form-data with one file part per artefact (filename = path in the folder); SHA-256 of every artefact verified',
       querystring: js(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,47}$/) })),
       response: { 200: js(z.object({ model: modelVersionBody, created: z.boolean() })), 201: js(z.object({ model: modelVersionBody, created: z.boolean() })) },
     },
   }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) throw new InputError('MODEL_UPLOAD', 'send the model folder as application/x-tar (or application/gzip) bytes');
+    if (!Buffer.isBuffer(req.body)) throw new InputError('MODEL_UPLOAD', 'send the model folder as application/x-tar, application/gzip or multipart/form-data');
     const { name } = req.query as { name: string };
-    const files = modelFilesFromTar(req.body);
+    const type = req.headers['content-type'] ?? '';
+    const files = type.startsWith('multipart/form-data') ? formDataFiles(req.body, type).map((f) => ({ path: safeRelativePath(f.path), data: f.data })) : modelFilesFromTar(req.body);
     const r = await registry.register(name, files, req.principal!.name);
     await audit(req, 'model.upload', `${r.model.name}@${r.model.version}`, { onnxSha256: r.model.onnxSha256, created: r.created, bytes: req.body.length });
     return reply.code(r.created ? 201 : 200).send(r);

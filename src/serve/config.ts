@@ -42,6 +42,8 @@ export const serveConfigSchema = z.object({
   }).prefault({}),
   /** SQLite database file (jobs, registry, predictions, feedback, audit). */
   store: z.string().default('radml-serve/radml.db'),
+  /** SQLite durability: "normal" survives process crashes; "full" also power loss (fsync per commit). */
+  storeSync: z.enum(['normal', 'full']).default('normal'),
   /** Where uploaded model versions are kept. */
   modelsDir: z.string().default('radml-serve/models'),
   /** JSON file of hashed API tokens (`radml serve --add-token`). */

@@ -37,7 +37,8 @@ export function subgroupColumns(h: DicomHeader): Record<string, string> {
  * first and a refused instance throws UnsupportedError('NOT_ELIGIBLE') with the reason.
  */
 export async function decodeInput(bytes: Uint8Array, name: string, selection?: Selection): Promise<DecodedInput> {
-  const format = sniffFormat(bytes);
+  // A "DICM" marker wins over raster magic: some DICOM files carry a TIFF header in their preamble.
+  const format = bytes.length >= 132 && Buffer.from(bytes.subarray(128, 132)).toString('latin1') === 'DICM' ? 'dicom' : sniffFormat(bytes);
   if (format === 'png' || format === 'jpeg') return { image: await decodeRaster(bytes, name), format, columns: {} };
   if (format !== 'dicom') throw new InputError('INPUT_FORMAT', `${name}: not a PNG, JPEG or DICOM file`, { file: name });
   const header = readDicomHeader(bytes, name);

@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { SqliteStore } from '../store/sqlite.js';
-import type { Store } from '../store/store.js';
+import type { JobOutcome, Store } from '../store/store.js';
+import type { Job } from '../store/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { buildApp, type RouteInfo } from './app.js';
 import { readTokensFile, TokenVerifier, type TokenRecord } from './auth.js';
@@ -48,7 +49,7 @@ const PSEUDONYM_KEY = 'log.pseudonym.key';
  */
 export async function startService(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningService> {
   const log = opts.log ?? (() => {});
-  const store = SqliteStore.open(cfg.store);
+  const store = SqliteStore.open(cfg.store, { synchronous: cfg.storeSync === 'full' ? 'FULL' : 'NORMAL' });
   let key = await store.getState(PSEUDONYM_KEY);
   if (!key) {
     key = newPseudonymKey();
@@ -69,7 +70,17 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
   let watcher: StudyWatcher | undefined;
   if (pacs && cfg.orthanc) {
     if (cfg.worker.enabled) {
-      worker = new Worker(store, (job) => processStudyJob(job, { pacs, registry, selection: cfg.selection, silent: cfg.silent, heatmapGrid: cfg.heatmapGrid, pseudonym }), {
+      const processJob = async (job: Job): Promise<JobOutcome> => {
+        const outcome = await processStudyJob(job, { pacs, registry, selection: cfg.selection, silent: cfg.silent, heatmapGrid: cfg.heatmapGrid, pseudonym });
+        return {
+          ...outcome,
+          audit: {
+            actor: `worker:${worker!.owner}`, action: 'predict', subject: pseudonym(job.studyUid),
+            details: { jobId: job.id, attempt: job.attempts, model: job.modelName, version: job.modelVersion, result: outcome.result, skipped: outcome.skipped.map((s) => s.reason) },
+          },
+        };
+      };
+      worker = new Worker(store, processJob, {
         leaseMs: cfg.worker.leaseMs, concurrency: cfg.worker.concurrency, idleMs: cfg.worker.idleMs,
         baseBackoffMs: cfg.worker.baseBackoffMs, maxBackoffMs: cfg.worker.maxBackoffMs,
       }, (e) => {
@@ -79,10 +90,6 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
           metrics.jobDuration.observe(e.ms / 1000);
           metrics.predictions.inc({ model: e.job.modelName, version: String(e.job.modelVersion), path: 'job', silent: String(e.outcome.predictions[0]?.silent ?? cfg.silent) }, e.outcome.predictions.length);
           metrics.skipped.inc({}, e.outcome.skipped.length);
-          void store.appendAudit({
-            actor: `worker:${worker!.owner}`, action: 'predict', subject: study,
-            details: { jobId: e.job.id, model: e.job.modelName, version: e.job.modelVersion, result: e.outcome.result, skipped: e.outcome.skipped.map((s) => s.reason) },
-          }).catch((err) => log({ msg: 'audit append failed', error: errorMessage(err) }));
           log({ msg: 'job done', job: e.job.id, study, model: `${e.job.modelName}@${e.job.modelVersion}`, scored: e.outcome.predictions.length, skipped: e.outcome.skipped.length, ms: Math.round(e.ms) });
         } else if (e.type === 'lost') log({ msg: 'job lease lost', job: e.job.id, study });
         else log({ msg: e.type === 'retry' ? 'job will retry' : 'job failed', job: e.job.id, study, attempts: e.job.attempts, error: e.error });

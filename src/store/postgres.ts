@@ -176,6 +176,7 @@ export class PostgresStore implements Store {
         await c.query(`INSERT INTO skipped (study_uid, sop_uid, reason, created_at) VALUES ($1, $2, $3, $4)
                        ON CONFLICT (study_uid, sop_uid) DO UPDATE SET reason = excluded.reason`, [s.studyUid, s.sopUid, s.reason, t]);
       }
+      if (outcome.audit) await this.appendAuditIn(c, outcome.audit);
       return true;
     });
   }
@@ -292,7 +293,11 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(e: NewAuditEntry): Promise<AuditEntry> {
-    return this.tx(async (c) => {
+    return this.tx((c) => this.appendAuditIn(c, e));
+  }
+
+  private async appendAuditIn(c: PgClient, e: NewAuditEntry): Promise<AuditEntry> {
+    {
       // The head row is the chain's lock: appenders on several machines take turns on it.
       await c.query(`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, [GENESIS_HASH]);
       const head = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0]!;
@@ -304,7 +309,7 @@ export class PostgresStore implements Store {
         [seq, entry.ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash]);
       await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
       return { ...entry, prevHash, hash };
-    });
+    }
   }
 
   async listAudit(): Promise<AuditEntry[]> {

@@ -28,6 +28,8 @@ export interface JobOutcome {
   result: unknown;
   predictions: NewPrediction[];
   skipped: Omit<SkippedInstance, 'createdAt'>[];
+  /** Appended to the audit log in the same transaction, so the log has each completed job exactly once. */
+  audit?: NewAuditEntry;
 }
 
 /** Thrown by enqueue when the queue is at its limit; the HTTP layer turns it into 503 + Retry-After. */

@@ -22,9 +22,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { InferenceModel } from '../engine/index.js';
+import { importOnnx, InferenceModel } from '../engine/index.js';
+import { createHash } from 'node:crypto';
+import type { BaseModel } from './trainer.js';
 import { parsePreprocessingSpec } from '../data/preprocess/index.js';
-import { InputError } from '../util/errors.js';
+import { InputError, UnsupportedError } from '../util/errors.js';
 import { loadModelFolder, MODEL_JSON, type ModelJson, modelJsonSchema, writeModelFolder } from './model-folder.js';
 
 export const sidecarSchema = z.object({
@@ -130,4 +132,25 @@ export async function loadAnyModel(path: string): Promise<{ meta: ModelJson; onn
   const outName = await checkLoads(onnx, sc, onnxPath);
   const meta = modelJsonSchema.parse({ ...importedMeta(sc, outName), artefacts: {}, createdAt: new Date().toISOString() });
   return { meta, onnx };
+}
+
+/**
+ * A fine-tuning start point from an imported (or trained) model: the engine's importOnnx maps the
+ * ONNX graph to a layer graph (or throws UnsupportedError listing every operator it cannot
+ * differentiate), and every parameter except the final linear layer's is frozen, with BatchNorm
+ * statistics kept — transfer learning of the last layer on a small dataset.
+ *
+ * @example const base = baseFromModel(await loadAnyModel('resnet.onnx'), 'resnet.onnx');
+ */
+export function baseFromModel(model: { meta: ModelJson; onnx: Uint8Array }, file: string): BaseModel {
+  const { meta, onnx } = model;
+  const { graph, params } = importOnnx(onnx, { file, inputShape: [meta.input.channels, meta.input.size, meta.input.size] });
+  const last = [...graph.nodes].reverse().find((n) => n.op === 'linear');
+  if (!last) throw new UnsupportedError('FINETUNE_NO_HEAD', `${file}: no final linear (Gemm/MatMul) layer to fine-tune`, { file });
+  const freeze = graph.params.filter((p) => !p.name.startsWith(`${last.name}.`)).map((p) => p.name);
+  const sha = createHash('sha256').update(onnx).digest('hex');
+  return {
+    graph, params, preprocessing: meta.preprocessing, channels: meta.input.channels, freeze, freezeBatchNorm: true, classes: meta.classes,
+    description: `${meta.origin}:${file} sha256:${sha}`,
+  };
 }

@@ -15,6 +15,8 @@ export interface InputPipeline {
   preprocessing: PreprocessingSpec;
   /** Training-time augmentation, or null. */
   augmentation: AugmentationSpec | null;
+  /** Model input channels; grey is replicated (imported RGB models). Default 1. */
+  channels?: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export function exampleSeed(stepSeed: number, position: number): number {
 }
 
 /**
- * Write example `index` of `pixels` (count × size × size uint16) into `out` (size × size floats).
+ * Write example `index` of `pixels` (count × size × size uint16) into `out` (channels × size × size floats).
  * With `seed` and an augmentation spec, the example is augmented first with Rng(seed).
  */
 export function prepareExample(pipe: InputPipeline, pixels: Uint16Array, index: number, out: Float32Array, seed?: number): void {
@@ -49,14 +51,15 @@ export function prepareExample(pipe: InputPipeline, pixels: Uint16Array, index: 
   } else {
     out.set(applyPreprocessing({ ...pipe.preprocessing, size: pipe.size }, { width: pipe.size, height: pipe.size, data: img }));
   }
+  for (let c = 1; c < (pipe.channels ?? 1); c++) out.copyWithin(c * n, 0, n);
 }
 
 /**
- * Fill `x` ([indices.length, 1, size, size]) for a list of examples. `stepSeed` enables augmentation;
+ * Fill `x` ([indices.length, channels, size, size]) for a list of examples. `stepSeed` enables augmentation;
  * `firstPosition` is the position of indices[0] in the whole batch (keeps seeds shard-independent).
  */
 export function prepareBatch(pipe: InputPipeline, pixels: Uint16Array, indices: ArrayLike<number>, x: Float32Array, stepSeed?: number, firstPosition = 0): void {
-  const n = pipe.size * pipe.size;
+  const n = pipe.size * pipe.size * (pipe.channels ?? 1);
   for (let i = 0; i < indices.length; i++) {
     const seed = stepSeed === undefined ? undefined : exampleSeed(stepSeed, firstPosition + i);
     prepareExample(pipe, pixels, indices[i]!, x.subarray(i * n, (i + 1) * n), seed);

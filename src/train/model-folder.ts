@@ -54,6 +54,8 @@ export const trainingProvenanceSchema = z.object({
   }),
   /** Every training option after defaults were applied. */
   options: z.record(z.string(), z.unknown()),
+  /** The imported model this one was fine-tuned from (with its SHA-256), or null. */
+  baseModel: z.string().nullable().default(null),
   /** Class weights / positive weights actually used in the loss. */
   lossWeights: z.array(z.number()),
   packages: z.object({ radml: z.string(), 'onnxruntime-node': z.string(), node: z.string() }),

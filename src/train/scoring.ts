@@ -45,21 +45,19 @@ export async function scoreDataset(meta: ModelJson, onnx: Uint8Array, ds: Datase
   const ch = meta.input.channels;
   const k = meta.classes.length;
   const pixels = pixelsAtSize(ds, size);
-  const pipe: InputPipeline = { size, preprocessing: { ...meta.preprocessing, size }, augmentation: null };
+  const pipe: InputPipeline = { size, preprocessing: { ...meta.preprocessing, size }, augmentation: null, channels: ch };
   const model = await InferenceModel.load(onnx, { threads: opts.threads ?? 1 });
   try {
     const batch = Math.max(1, opts.batch ?? 128);
     const n = ds.meta.count;
-    const px = size * size;
+    const px = size * size * ch;
     const out = new Float32Array(n * k);
-    const grey = new Float32Array(batch * px);
-    const x = ch === 1 ? grey : new Float32Array(batch * ch * px);
+    const x = new Float32Array(batch * px);
     for (let s = 0; s < n; s += batch) {
       const m = Math.min(batch, n - s);
       const rows = Array.from({ length: m }, (_, i) => s + i);
-      prepareBatch(pipe, pixels, rows, grey.subarray(0, m * px));
-      if (ch > 1) for (let i = 0; i < m; i++) for (let c = 0; c < ch; c++) x.set(grey.subarray(i * px, (i + 1) * px), (i * ch + c) * px);
-      const r = await model.run(x.subarray(0, m * ch * px), m, [ch, size, size]);
+      prepareBatch(pipe, pixels, rows, x.subarray(0, m * px));
+      const r = await model.run(x.subarray(0, m * px), m, [ch, size, size]);
       const useProbabilities = meta.output.name === 'probabilities' && r.probabilities !== undefined;
       let values = useProbabilities ? r.probabilities! : r.logits;
       if (values.length !== m * k) throw new InputError('MODEL_OUTPUT', `the model returned ${values.length / m} scores per image but model.json lists ${k} classes`);

@@ -102,7 +102,7 @@ export function shardCount(data: Pick<ShardData, 'target' | 'mask' | 'weight' | 
 export function shardInputs(data: ShardData, req: ShardRequest): StepInputs {
   const n = req.indices.length;
   const k = data.numOutputs;
-  const px = data.pipe.size * data.pipe.size;
+  const px = data.pipe.size * data.pipe.size * (data.pipe.channels ?? 1);
   const x = new Float32Array(n * px);
   prepareBatch(data.pipe, data.pixels, req.indices, x, req.stepSeed, req.firstPosition);
   const target = new Float32Array(n * k);

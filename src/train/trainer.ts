@@ -39,11 +39,36 @@ export interface TrainContext {
   onNotice?: (message: string) => void;
   /** Stop after this many epochs in this call (for tests that simulate an interrupted run). */
   maxEpochsThisRun?: number;
+  /** Fine-tune this model (e.g. an imported ONNX) instead of building `options.arch`. */
+  base?: BaseModel;
+}
+
+/**
+ * A starting model for fine-tuning: its graph and parameters, the preprocessing it expects, and
+ * which parameters stay frozen (name prefixes). `freezeBatchNorm` keeps its BN running statistics
+ * (gradients in eval mode), the usual choice when only the head is trained on a small dataset.
+ */
+export interface BaseModel {
+  graph: LayerGraph;
+  params: ParamSet;
+  preprocessing: PreprocessingSpec;
+  channels: number;
+  freeze: string[];
+  freezeBatchNorm: boolean;
+  /** Describes the base in provenance, e.g. "imported:resnet.onnx sha256 …". */
+  description: string;
+  /** The base model's output classes, in output order. */
+  classes: string[];
 }
 
 export interface TrainedModel {
   graph: LayerGraph;
-  arch: ArchSpec;
+  /** null when fine-tuned from a base model. */
+  arch: ArchSpec | null;
+  /** Input channels of the model (1 unless a base model takes more). */
+  channels: number;
+  /** The base model's description when fine-tuned, else null. */
+  baseModel: string | null;
   /** Parameters of the best validation epoch. */
   params: ParamSet;
   targets: Pick<Targets, 'labelKind' | 'classes' | 'positiveIndex'>;
@@ -138,7 +163,7 @@ export async function predictRows(graph: LayerGraph, params: ParamSet, activatio
   const model = await InferenceModel.load(exportInferenceModel(graph, params, { outputs: 'logits+probabilities', activation }), { threads });
   try {
     const k = graph.numOutputs;
-    const px = pipe.size * pipe.size;
+    const px = pipe.size * pipe.size * (pipe.channels ?? 1);
     const out = new Float32Array(rows.length * k);
     const x = new Float32Array(batch * px);
     for (let s = 0; s < rows.length; s += batch) {
@@ -185,27 +210,39 @@ function better(s: { auroc: number | null; loss: number | null }, best: { auroc:
 export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext = {}): Promise<TrainedModel> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
-  const targets = buildTargets(ds.manifest, ds.meta.labelKind === 'none' ? ds.manifest.labelKind : ds.meta.labelKind, o);
+  if (ctx.base) {
+    const missing = ds.manifest.classes.filter((c) => !ctx.base!.classes.includes(c));
+    if (missing.length) throw new InputError('TRAIN_CLASSES', `the data has class(es) ${missing.join(', ')} that the base model does not output (it has ${ctx.base.classes.join(', ')})`);
+  }
+  const manifest = ctx.base ? { ...ds.manifest, classes: ctx.base.classes } : ds.manifest;
+  const targets = buildTargets(manifest, ds.meta.labelKind === 'none' ? ds.manifest.labelKind : ds.meta.labelKind, o);
   const split = chooseValidation(ds.manifest.records, targets, o);
   const { trainRows, valRows } = split;
   if (trainRows.length < 2) throw new InputError('TRAIN_DATA', `only ${trainRows.length} labelled training image(s); training needs at least 2`);
   if (valRows.length < 1) throw new InputError('TRAIN_DATA', 'no validation images; add a `val` split or more patients');
 
-  const size = o.imageSize;
+  const base = ctx.base;
+  const size = base ? base.preprocessing.size : o.imageSize;
   const px = size * size;
   const pixels = pixelsAtSize(ds, size);
-  const stats = intensityStats(pixels, trainRows, px);
-  const preprocessing: PreprocessingSpec = { size, resize: ds.meta.preprocessing.resize, normalise: 'zscore', equalise: false, mean: stats.mean, std: stats.std };
-  const trainPipe: InputPipeline = { size, preprocessing, augmentation: o.augment ? DEFAULT_AUGMENTATION : null };
+  let preprocessing: PreprocessingSpec;
+  if (base) preprocessing = base.preprocessing;
+  else {
+    const stats = intensityStats(pixels, trainRows, px);
+    preprocessing = { size, resize: ds.meta.preprocessing.resize, normalise: 'zscore', equalise: false, mean: stats.mean, std: stats.std };
+  }
+  const trainPipe: InputPipeline = { size, preprocessing, augmentation: o.augment ? DEFAULT_AUGMENTATION : null, channels: base?.channels ?? 1 };
   const evalPipe: InputPipeline = { ...trainPipe, augmentation: null };
 
   const k = targets.classes.length;
-  const arch = archSpecOf(o);
-  const graph = buildArchitecture(arch, { inChannels: 1, imageSize: size, numOutputs: k });
+  const arch = base ? null : archSpecOf(o);
+  const graph = base ? base.graph : buildArchitecture(arch!, { inChannels: 1, imageSize: size, numOutputs: k });
+  if (graph.numOutputs !== k) throw new InputError('TRAIN_CLASSES', `the base model has ${graph.numOutputs} outputs but the data has ${k} classes (${targets.classes.join(', ')})`);
+  const bnTraining = !(base?.freezeBatchNorm ?? false);
   const { loss, weight, lossWeights } = lossSpecOf(o, targets, trainRows);
   const activation = targets.labelKind === 'multilabel' ? 'sigmoid' : 'softmax';
   const imagesSha256 = imagesHash(ds);
-  const configHash = configHashOf(o, imagesSha256, ds.meta.count, targets.classes);
+  const configHash = configHashOf(o, imagesSha256, ds.meta.count, base ? [...targets.classes, base.description] : targets.classes);
 
   let ck: Checkpoint | undefined = ctx.outDir ? loadCheckpoint(ctx.outDir) : undefined;
   if (ck && ck.configHash !== configHash) {
@@ -218,8 +255,8 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
   if (ck) ctx.onNotice?.(`resuming from the checkpoint after epoch ${ck.epoch}${ck.finished ? ' (training had finished)' : ''}`);
 
   const pool = await GradientPool.create({
-    trainingGraph: compileTrainingGraph(graph, loss),
-    params: ck ? ck.params : initParameters(graph, o.seed),
+    trainingGraph: compileTrainingGraph(graph, loss, base ? { freeze: base.freeze } : {}),
+    params: ck ? ck.params : base ? base.params : initParameters(graph, o.seed),
     data: { pipe: trainPipe, pixels, target: targets.target, mask: targets.mask, weight, numOutputs: k },
     threads: o.threads,
   });
@@ -257,10 +294,10 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
         const b = batches[bi]!;
         lr = learningRate(o.lr, { kind: 'cosine', minLr: o.lr * 0.01 }, epoch, o.epochs, o.warmupEpochs, bi / batches.length);
         const stepSeed = augRng.nextUint32();
-        const r = await pool.step(b, { training: true, ...(o.augment ? { stepSeed } : {}) });
+        const r = await pool.step(b, { training: bnTraining, dropoutSeed: stepSeed, ...(o.augment ? { stepSeed } : {}) });
         if (!Number.isFinite(r.loss)) throw new InputError('TRAIN_DIVERGED', `training diverged at epoch ${epoch + 1} (loss ${r.loss}); lower --lr (now ${o.lr})`);
         optimizer.step(params, r.grads, lr);
-        updateRunningStats(params, r.batchStats, 0.1, b.length);
+        if (bnTraining) updateRunningStats(params, r.batchStats, 0.1, b.length);
         lossSum += r.loss * b.length;
         seen += b.length;
         ctx.onProgress?.({ stage: `epoch ${epoch + 1}/${o.epochs}`, done: bi + 1, total: batches.length, detail: `loss ${(lossSum / seen).toFixed(4)}` });
@@ -292,7 +329,7 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
     }
     const validation = validationScore(await predictRows(graph, bestParams, activation, evalPipe, pixels, valRows, o.threads), valRows, targets);
     return {
-      graph, arch, params: bestParams,
+      graph, arch, channels: base?.channels ?? 1, baseModel: base?.description ?? null, params: bestParams,
       targets: { labelKind: targets.labelKind, classes: targets.classes, positiveIndex: targets.positiveIndex },
       preprocessing, history, bestEpoch, epochsRun: epoch, stoppedEarly: finished && epoch < o.epochs, finished, resumed,
       validation, imagesSha256, split: split.info, lossWeights, configHash, wallSeconds: priorWall + (Date.now() - started) / 1000, startedAt,

@@ -99,6 +99,19 @@ test('thresholds are chosen on the tuning split and reported on the evaluation s
   assert.ok(c.operating_point.chosen_on.startsWith('split = val'));
 });
 
+test('F1, MCC, kappa and balanced accuracy get bootstrap intervals around their estimates', () => {
+  const t = syntheticPredictions({ n: 800, seed: 22 });
+  const { results } = evaluatePredictions(t, { bootstrap: 400 });
+  for (const op of results.classes['pneumonia']!.operating_points) {
+    for (const k of ['f1', 'mcc', 'cohen_kappa', 'balanced_accuracy'] as const) {
+      const e = op[k];
+      assert.ok(e.ci95 !== null && e.estimate !== null, `${op.rule} ${k} has an interval`);
+      assert.ok(e.ci95[0] <= e.estimate + 1e-12 && e.estimate <= e.ci95[1] + 1e-12, `${op.rule} ${k}: ${e.estimate} in ${e.ci95}`);
+      assert.ok(e.ci95[1] - e.ci95[0] > 0.01 && e.ci95[1] - e.ci95[0] < 0.3, `${op.rule} ${k}: plausible width ${e.ci95}`);
+    }
+  }
+});
+
 test('Youden, target specificity and minimum-cost rules match brute force', () => {
   const rng = new Rng(4);
   const s: number[] = [];

@@ -10,7 +10,7 @@ export function python<T>(script: string, input: unknown): T {
   return JSON.parse(r.stdout) as T;
 }
 
-/** Run an R script that reads JSON from a file given as its first argument is overkill; R reads plain numbers on stdin. */
+/** Run an R script (Rscript --vanilla -e) with the given text on stdin; returns stdout. */
 export function rscript(script: string, stdin: string): string {
   const r = spawnSync('Rscript', ['--vanilla', '-e', script], { input: stdin, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`Rscript failed (${r.status}): ${r.stderr}`);

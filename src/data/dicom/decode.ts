@@ -11,7 +11,7 @@ import { decodeJpegLossless } from './codecs/jpeg-lossless.js';
 import { j2kFrameHeader, j2kResolutions, jpegFrameHeader, type CodestreamHeader } from './codecs/jpeg-markers.js';
 
 /** Largest frame (rows × columns) radml decodes; bigger declared sizes are treated as hostile. */
-export const MAX_FRAME_PIXELS = 1 << 27;
+export const MAX_FRAME_PIXELS = 1 << 26;
 
 export interface RawFrame {
   /** Size of the decoded frame: Columns × Rows, or smaller for a reduced-resolution JPEG 2000 decode. */

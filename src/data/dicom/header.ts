@@ -52,6 +52,8 @@ export const DicomHeaderSchema = z.object({
   /** VOI LUT Function (0028,1056): LINEAR (default), LINEAR_EXACT or SIGMOID. */
   voiLutFunction: z.string(),
   hasVoiLutSequence: z.boolean(),
+  /** A Modality LUT Sequence (0028,3000) maps stored values to modality values instead of the rescale. */
+  hasModalityLutSequence: z.boolean(),
   /** Row spacing, column spacing in mm (PixelSpacing, else ImagerPixelSpacing); null when absent. */
   pixelSpacing: z.tuple([z.number(), z.number()]).nullable(),
 });
@@ -140,6 +142,32 @@ function sharedGroupItem(ds: DataSet, macroTag: string): DataSet | undefined {
 }
 
 /**
+ * The header as it applies to frame `index` of an enhanced multi-frame object: Rescale and Window
+ * from the Per-frame Functional Groups (5200,9230) item of that frame override the shared values.
+ */
+export function frameHeader(ds: DataSet, h: DicomHeader, index: number): DicomHeader {
+  const perFrame = ds.elements['x52009230']?.items?.[index]?.dataSet;
+  if (!perFrame) return h;
+  const transform = perFrame.elements['x00289145']?.items?.[0]?.dataSet;
+  const voi = perFrame.elements['x00289132']?.items?.[0]?.dataSet;
+  if (!transform && !voi) return h;
+  const out = { ...h };
+  if (transform) {
+    out.rescaleSlope = firstDecimal(transform, 'x00281053') || h.rescaleSlope;
+    out.rescaleIntercept = firstDecimal(transform, 'x00281052') ?? h.rescaleIntercept;
+  }
+  if (voi) {
+    const c = decimals(voi, 'x00281050'), w = decimals(voi, 'x00281051');
+    if (c.length && w.length) {
+      out.windowCenter = c;
+      out.windowWidth = w;
+    }
+    out.voiLutFunction = str(voi, 'x00281056').toUpperCase() || h.voiLutFunction;
+  }
+  return out;
+}
+
+/**
  * Read the header fields radml uses from a parsed file.
  */
 export function extractHeader(parsed: ParsedDicom, opts: PatientIdOptions = {}): DicomHeader {
@@ -191,6 +219,7 @@ export function extractHeader(parsed: ParsedDicom, opts: PatientIdOptions = {}):
     windowWidth: decimals(voi, 'x00281051'),
     voiLutFunction: str(voi, 'x00281056').toUpperCase() || 'LINEAR',
     hasVoiLutSequence: (ds.elements['x00283010']?.items?.length ?? 0) > 0,
+    hasModalityLutSequence: (ds.elements['x00283000']?.items?.length ?? 0) > 0,
     pixelSpacing: spacing.length >= 2 ? [spacing[0]!, spacing[1]!] : null,
   };
   return DicomHeaderSchema.parse(header);

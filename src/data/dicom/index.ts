@@ -11,12 +11,20 @@
  * Multi-frame files: every frame can be read (`opts.frame`, `DicomImage.readFrame`); the default
  * frame is the middle one (`floor(frames / 2)`), which for a volume or a cine loop is more typical of
  * the series than the first.
+ *
+ * Enhanced multi-frame objects: rescale and window come from the frame's Per-frame Functional Groups
+ * item, else the Shared Functional Groups, else the top level.
+ *
+ * A Modality LUT Sequence replaces the rescale. Limits, by design: colour images become BT.601 luma
+ * (no rescale; VOI = window if given, else the full stored range); PALETTE COLOR, Float Pixel Data,
+ * progressive or arithmetic JPEG at 12 bits and HTJ2K are refused with UnsupportedError. Frames
+ * above MAX_FRAME_PIXELS and deflated data sets above 512 MiB are refused as hostile.
  */
 import { readFile } from 'node:fs/promises';
 import type { GreyImage } from '../grey-image.js';
 import { InputError, errorMessage } from '../../util/errors.js';
 import { isDicom, parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
-import { extractHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
+import { extractHeader, frameHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
 import { checkImageHeader, decodeRawFrame, type DecodeOptions } from './decode.js';
 import { displayValues, modalityValues, type VoiSource } from './pixels.js';
 
@@ -76,7 +84,8 @@ export function readDicomHeader(buf: Uint8Array, file: string, opts: PatientIdOp
   return extractHeader(parseDicomBytes(buf, file), opts);
 }
 
-async function decodeFrame(parsed: ParsedDicom, h: DicomHeader, index: number, file: string, opts: DecodeOptions): Promise<DicomFrame> {
+async function decodeFrame(parsed: ParsedDicom, header: DicomHeader, index: number, file: string, opts: DecodeOptions): Promise<DicomFrame> {
+  const h = frameHeader(parsed.dataSet, header, index);
   const ts = requireTransferSyntax(parsed, file);
   if (!Number.isInteger(index) || index < 0 || index >= h.numberOfFrames) {
     throw new InputError('DICOM_BAD_FRAME', `${file}: frame ${index} requested but the file has ${h.numberOfFrames} frame(s) (0-based)`, { file });
@@ -88,7 +97,7 @@ async function decodeFrame(parsed: ParsedDicom, h: DicomHeader, index: number, f
   if (raw.samples.length < expected) {
     throw new InputError('DICOM_CORRUPT', `${file}: frame ${index + 1} decoded to ${raw.samples.length} samples, expected ${expected}`, { file });
   }
-  const values = modalityValues(raw, h);
+  const values = modalityValues(raw, h, ds);
   const { data, voi } = displayValues(values, h, ds);
   return { image: { width: raw.width, height: raw.height, data }, modalityValues: values, voi };
 }

@@ -29,13 +29,22 @@ function storedValue(h: DicomHeader): ((v: number) => number) | undefined {
  * Modality values of one frame (Float32Array, row-major). Rescale applies to grey images only;
  * colour is turned into luma on the stored-value scale.
  *
- * @example modalityValues(raw, header) // CT: Hounsfield units
+ * A Modality LUT Sequence, when present, is used instead of the rescale.
+ *
+ * @example modalityValues(raw, header, dataSet) // CT: Hounsfield units
  */
-export function modalityValues(raw: RawFrame, h: DicomHeader): Float32Array {
+export function modalityValues(raw: RawFrame, h: DicomHeader, ds: DataSet): Float32Array {
   const n = raw.width * raw.height;
   const out = new Float32Array(n);
   const s = raw.samples;
   const f = storedValue(h);
+  const modalityLut = raw.samplesPerPixel === 1 && h.hasModalityLutSequence ? readLut(ds, 'x00283000', h) : undefined;
+  if (modalityLut) {
+    // A Modality LUT replaces Rescale Slope/Intercept (PS3.3 C.11.1).
+    const g = f ?? ((v: number) => v);
+    for (let i = 0; i < n; i++) out[i] = lookUp(modalityLut, g(s[i]!));
+    return out;
+  }
   if (raw.samplesPerPixel === 1) {
     const slope = h.rescaleSlope, intercept = h.rescaleIntercept;
     if (f) for (let i = 0; i < n; i++) out[i] = f(s[i]!) * slope + intercept;
@@ -61,12 +70,17 @@ export function modalityValues(raw: RawFrame, h: DicomHeader): Float32Array {
 
 interface Lut {
   first: number;
-  data: Float32Array; // already scaled to [0, 1]
+  bits: number;
+  /** Raw entries, as stored. */
+  data: Float32Array;
 }
 
-/** The first item of the VOI LUT Sequence as a [0, 1] lookup, or undefined when absent or malformed. */
-export function voiLut(ds: DataSet, h: DicomHeader): Lut | undefined {
-  const item = ds.elements['x00283010']?.items?.[0]?.dataSet;
+/**
+ * The first item of a LUT sequence (Modality LUT (0028,3000) or VOI LUT (0028,3010)), or undefined
+ * when absent or malformed (a LUT whose data is shorter than its descriptor says is ignored).
+ */
+export function readLut(ds: DataSet, sequenceTag: string, h: DicomHeader): Lut | undefined {
+  const item = ds.elements[sequenceTag]?.items?.[0]?.dataSet;
   if (!item) return undefined;
   const desc = item.elements['x00283002'];
   const lutData = item.elements['x00283006'];
@@ -75,23 +89,32 @@ export function voiLut(ds: DataSet, h: DicomHeader): Lut | undefined {
   let entries = item.uint16('x00283002', 0) ?? 0;
   if (entries === 0) entries = 65536;
   let first = item.uint16('x00283002', 1) ?? 0;
-  // First mapped value is SS when modality values can be negative; implicit VR reads it as US.
+  // First mapped value is SS when the LUT's input can be negative; implicit VR reads it as US.
   if (first >= 32768 && (h.pixelRepresentation === 1 || h.rescaleIntercept < 0)) first -= 65536;
   const bits = item.uint16('x00283002', 2) ?? 16;
-  const data = new Float32Array(entries);
   const wordSized = lutData.length >= entries * 2;
   if (!wordSized && lutData.length < entries) return undefined;
+  const data = new Float32Array(entries);
+  for (let i = 0; i < entries; i++) data[i] = wordSized ? item.uint16('x00283006', i)! : item.byteArray[lutData.dataOffset + i]!;
+  return { first, bits, data };
+}
+
+function lookUp(lut: Lut, x: number): number {
+  let k = Math.round(x) - lut.first;
+  if (k < 0) k = 0;
+  else if (k >= lut.data.length) k = lut.data.length - 1;
+  return lut.data[k]!;
+}
+
+/** The VOI LUT as a [0, 1] lookup over modality values. */
+function voiLut(ds: DataSet, h: DicomHeader): Lut | undefined {
+  const lut = readLut(ds, 'x00283010', h);
+  if (!lut) return undefined;
   let maxEntry = 0;
-  for (let i = 0; i < entries; i++) {
-    const v = wordSized ? item.uint16('x00283006', i)! : item.byteArray[lutData.dataOffset + i]!;
-    data[i] = v;
-    if (v > maxEntry) maxEntry = v;
-  }
+  for (const v of lut.data) if (v > maxEntry) maxEntry = v;
   // Some writers declare 16 bits for 12-bit LUT data; scale by the width the data actually uses.
-  let top = 2 ** bits - 1;
-  if (bits === 16 && maxEntry < 4096) top = 4095;
-  for (let i = 0; i < entries; i++) data[i] = Math.min(1, data[i]! / top);
-  return { first, data };
+  const top = lut.bits === 16 && maxEntry < 4096 ? 4095 : 2 ** lut.bits - 1;
+  return { ...lut, data: lut.data.map((v) => Math.min(1, v / top)) };
 }
 
 /**
@@ -138,13 +161,7 @@ export function displayValues(values: Float32Array, h: DicomHeader, ds: DataSet)
   const lut = h.samplesPerPixel === 1 && h.hasVoiLutSequence ? voiLut(ds, h) : undefined;
   const center = h.windowCenter[0], width = h.windowWidth[0];
   if (lut) {
-    const last = lut.data.length - 1;
-    for (let i = 0; i < n; i++) {
-      let k = Math.round(values[i]!) - lut.first;
-      if (k < 0) k = 0;
-      else if (k > last) k = last;
-      out[i] = lut.data[k]!;
-    }
+    for (let i = 0; i < n; i++) out[i] = lookUp(lut, values[i]!);
     voi = 'voi-lut';
   } else if (center !== undefined && width !== undefined && width > 0) {
     applyWindow(values, center, width, h.voiLutFunction, out);

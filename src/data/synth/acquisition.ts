@@ -39,26 +39,32 @@ export function gaussianBlur(img: Float32Array, size: number, sigma: number): vo
   let sum = 0;
   for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
   for (let i = 0; i < k.length; i++) k[i]! /= sum;
-  const tmp = new Float32Array(size * size);
+  // Horizontal pass through a padded line buffer, vertical pass as weighted sums of whole rows
+  // (contiguous inner loops, no bounds checks).
+  const line = new Float32Array(size + 2 * r);
   for (let y = 0; y < size; y++) {
     const row = y * size;
-    for (let x = 0; x < size; x++) {
+    for (let j = 0; j < size; j++) line[j + r] = img[row + j]!;
+    const first = line[r]!, last = line[r + size - 1]!;
+    for (let j = 0; j < r; j++) {
+      line[j] = first;
+      line[r + size + j] = last;
+    }
+    for (let j = 0; j < size; j++) {
       let acc = 0;
-      for (let j = -r; j <= r; j++) {
-        const xx = x + j < 0 ? 0 : x + j >= size ? size - 1 : x + j;
-        acc += k[j + r]! * img[row + xx]!;
-      }
-      tmp[row + x] = acc;
+      for (let t = 0; t <= 2 * r; t++) acc += k[t]! * line[j + t]!;
+      img[row + j] = acc;
     }
   }
+  const src = img.slice();
   for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      let acc = 0;
-      for (let j = -r; j <= r; j++) {
-        const yy = y + j < 0 ? 0 : y + j >= size ? size - 1 : y + j;
-        acc += k[j + r]! * tmp[yy * size + x]!;
-      }
-      img[y * size + x] = acc;
+    const out = y * size;
+    img.fill(0, out, out + size);
+    for (let t = -r; t <= r; t++) {
+      const yy = y + t < 0 ? 0 : y + t >= size ? size - 1 : y + t;
+      const w = k[t + r]!;
+      const inRow = yy * size;
+      for (let x = 0; x < size; x++) img[out + x]! += w * src[inRow + x]!;
     }
   }
 }

@@ -19,7 +19,6 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { formatCsv, type CsvCell } from '../../util/csv.js';
 import { InputError } from '../../util/errors.js';
@@ -152,11 +151,11 @@ function pruneStale(dir: string, written: Set<string>): void {
   }
 }
 
-/** 8-bit mask PNG through sharp: 255 inside, 0 outside. */
-async function pngMask(mask: Uint8Array, size: number): Promise<Buffer> {
-  const u8 = Buffer.alloc(mask.length);
+/** 8-bit mask PNG: 255 inside, 0 outside. */
+function pngMask(mask: Uint8Array, size: number): Buffer {
+  const u8 = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) u8[i] = mask[i] ? 255 : 0;
-  return sharp(u8, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
+  return encodeGreyPng(u8, size, size);
 }
 
 const rate = (num: number, den: number): number => (den > 0 ? Math.round((num / den) * 1e4) / 1e4 : 0);
@@ -184,11 +183,9 @@ export async function generateCohort(opts: CohortOptions): Promise<GenerateResul
   const sites = siteProfiles(o.sites, o.seed);
   const studies = sampleCohort({ n: o.n, seed: o.seed, sites });
 
-  // Images: render (CPU, this thread) while a few PNG encodes run on sharp's pool.
   const written = new Set<string>();
   if (o.images) {
     for (const sub of ['dicom', 'png', 'masks']) mkdirSync(join(dir, sub), { recursive: true });
-    const pending = new Set<Promise<void>>();
     let done = 0;
     onProgress({ stage: 'synth images', done: 0, total: studies.length });
     for (const study of studies) {
@@ -200,26 +197,23 @@ export async function generateCohort(opts: CohortOptions): Promise<GenerateResul
       const png16 = new Uint16Array(r.acquired.mono2.length);
       const scale = 65535 / r.acquired.maxValue;
       for (let i = 0; i < png16.length; i++) png16[i] = Math.round(r.acquired.mono2[i]! * scale);
-      const jobs: [string, Promise<Buffer>][] = [
-        [`png/${id}.png`, Promise.resolve(encodeGreyPng(png16, o.size, o.size))],
+      const files: [string, Uint8Array][] = [
+        [`png/${id}.png`, encodeGreyPng(png16, o.size, o.size)],
         [`masks/${id}.png`, pngMask(r.union, o.size)],
       ];
       for (const f of FINDINGS) {
         const m = r.masks[f];
-        if (m && study.labels[f] === 1) jobs.push([`masks/${id}_${f}.png`, pngMask(m, o.size)]);
+        if (m && study.labels[f] === 1) files.push([`masks/${id}_${f}.png`, pngMask(m, o.size)]);
       }
-      const p: Promise<void> = Promise.all(jobs.map(async ([rel, buf]) => {
-        writeFileAtomic(join(dir, rel), await buf);
+      for (const [rel, bytes] of files) {
+        writeFileAtomic(join(dir, rel), bytes);
         written.add(rel);
-      })).then(() => {
-        pending.delete(p);
-        done++;
-        onProgress({ stage: 'synth images', done, total: studies.length });
-      });
-      pending.add(p);
-      if (pending.size >= 6) await Promise.race(pending);
+      }
+      done++;
+      onProgress({ stage: 'synth images', done, total: studies.length });
+      // Let the event loop breathe (progress bar, signals) without slowing the loop down.
+      if (done % 16 === 0) await new Promise<void>((res) => setImmediate(res));
     }
-    await Promise.all(pending);
   }
 
   onProgress({ stage: 'synth tables', done: 0, total: 4 });

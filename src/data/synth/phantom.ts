@@ -57,6 +57,9 @@ class ValueNoise {
   }
 }
 
+/** Tilt of the heart's long axis below the horizontal, radians (apex down and to the patient's left). */
+const HEART_TILT = 0.45;
+
 /** Geometry derived once per image: lung outlines, heart, domes, as functions of position. */
 class Chest {
   readonly a: Anatomy;
@@ -65,7 +68,12 @@ class Chest {
   readonly heartW: number;
   readonly heartCx: number;
   readonly heartCy: number;
+  /** Vertical half-extent of the heart ellipse. */
   readonly heartHh: number;
+  private readonly heartA: number;
+  private readonly heartB: number;
+  /** Below this row the heart merges with the diaphragm and abdomen. */
+  readonly heartBottom: number;
   readonly view: View;
   private readonly size: number;
   private readonly rowCache: Float64Array;
@@ -78,10 +86,18 @@ class Chest {
     this.lat = a.thoraxHalfWidth;
     // AP films magnify the heart (it is farther from the detector) by about 10–15 %.
     this.heartW = a.ctr * 2 * a.thoraxHalfWidth * (view === 'AP' ? 1.13 : 1);
-    this.heartCx = a.cx + 0.17 * this.heartW;
-    this.heartHh = (0.07 + 0.16 * this.heartW) * (a.heartHeightRatio / 0.68);
+    this.heartCx = a.cx + 0.15 * this.heartW;
+    // The heart is an ellipse whose long axis runs from the base (upper right of the patient) down to
+    // the apex (lower left), tilted by HEART_TILT; its semi-axes are chosen so the horizontal extent
+    // is exactly heartW, which keeps the drawn cardiothoracic ratio equal to the anatomy's.
+    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const ratio = a.heartHeightRatio;
+    this.heartA = (0.5 * this.heartW) / Math.sqrt(c * c + ratio * ratio * s * s);
+    this.heartB = ratio * this.heartA;
+    this.heartHh = Math.sqrt(this.heartA * this.heartA * s * s + this.heartB * this.heartB * c * c);
     // The heart rests on the left dome; its lower part is hidden in the abdominal density.
-    this.heartCy = a.domeLeft - 0.2 * this.heartHh;
+    this.heartCy = a.domeLeft - 0.35 * this.heartHh;
+    this.heartBottom = a.domeLeft + 0.25 * a.domeHeight;
     // Per-row medial/lateral borders and per-column dome heights, for both sides, at pixel centres.
     this.rowCache = new Float64Array(size * 4);
     this.colCache = new Float64Array(size * 2);
@@ -132,10 +148,17 @@ class Chest {
   }
   /** Heart half-span at row v as [minU, maxU], or null above/below it. */
   heartSpan(v: number): [number, number] | null {
-    const t = (v - this.heartCy) / this.heartHh;
-    if (t <= -1 || t >= 1) return null;
-    const h = 0.5 * this.heartW * Math.sqrt(1 - t * t);
-    return [this.heartCx - h, this.heartCx + h];
+    // Solve the tilted ellipse for u at this row: A·du² + B·du + C = 0.
+    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const ia = 1 / (this.heartA * this.heartA), ib = 1 / (this.heartB * this.heartB);
+    const dv = v - this.heartCy;
+    const A = c * c * ia + s * s * ib;
+    const B = 2 * dv * c * s * (ia - ib);
+    const C = dv * dv * (s * s * ia + c * c * ib) - 1;
+    const disc = B * B - 4 * A * C;
+    if (disc <= 0) return null;
+    const r = Math.sqrt(disc);
+    return [this.heartCx + (-B - r) / (2 * A), this.heartCx + (-B + r) / (2 * A)];
   }
   /** Distance from the midline to the mediastinal (or cardiac) border on a side at row v. */
   medial(v: number, side: Side): number {
@@ -168,8 +191,10 @@ class Chest {
     return [r, l];
   }
   heartInside(u: number, v: number): number {
-    const x = (u - this.heartCx) / (0.5 * this.heartW);
-    const y = (v - this.heartCy) / this.heartHh;
+    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const du = u - this.heartCx, dv = v - this.heartCy;
+    const x = (c * du + s * dv) / this.heartA;
+    const y = (-s * du + c * dv) / this.heartB;
     return 1 - Math.sqrt(x * x + y * y);
   }
   /** Point in a lung from (fy: 0 apex..1 base, fx: 0 medial..1 lateral). */
@@ -234,7 +259,7 @@ function drawVessels(map: Float32Array, size: number, chest: Chest, rng: Rng): v
       const t = k / steps;
       u += Math.cos(a) * step;
       v += Math.sin(a) * step;
-      a += rng.normal(0, 0.04);
+      a += rng.normal(0, 0.07);
       stamp(u, v, width * size * (1 - 0.6 * t), value * (1 - 0.5 * t));
       if (depth < 2 && k > 4 && rng.random() < 0.027 * (3 - depth)) {
         branch(u, v, a + (rng.bernoulli(0.5) ? 1 : -1) * rng.uniform(0.35, 0.8), length * (1 - t) * rng.uniform(0.5, 0.8), width * 0.6, value * 0.8, depth + 1);
@@ -252,7 +277,7 @@ function drawVessels(map: Float32Array, size: number, chest: Chest, rng: Rng): v
       const down = -1.25 + 2.7 * frac; // radians from horizontal, negative = upwards
       const angle = s > 0 ? down : Math.PI - down;
       const length = rng.uniform(0.16, 0.26) * (frac < 0.3 ? 1.1 : 1);
-      branch(uh, vh, angle, length, rng.uniform(0.005, 0.008), rng.uniform(0.07, 0.1), 0);
+      branch(uh, vh, angle, length, rng.uniform(0.005, 0.008), rng.uniform(0.06, 0.085), 0);
     }
   }
 }
@@ -356,7 +381,12 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     const inHeartRows = Math.abs(v - chest.heartCy) < chest.heartHh * 1.1;
     const medR = chest.medial(v, 'right'), medL = chest.medial(v, 'left');
     const latR = chest.lateral(v, 'right'), latL = chest.lateral(v, 'left');
-    for (let x = 0; x < size; x++) {
+    // Body: neck, rounded shoulders, torso running off the bottom of the film (per row).
+    const ts = clamp((v - 0.015) / 0.11, 0, 1);
+    const halfW = Math.max(0.085, a.bodyHalfWidth * Math.sqrt(1 - (1 - ts) * (1 - ts)) * (1 - 0.05 * clamp((v - 0.8) / 0.2, 0, 1)));
+    const x0 = Math.max(0, Math.floor((a.cx - halfW - 0.012) * size));
+    const x1 = Math.min(size - 1, Math.ceil((a.cx + halfW + 0.012) * size));
+    for (let x = x0; x <= x1; x++) {
       const u = (x + 0.5) * px;
       const i = y * size + x;
       const du = u - a.cx;
@@ -367,10 +397,6 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
       const lat = isRight ? latR : latL;
       const domeV = isRight ? domeRight[x]! : domeLeft[x]!;
 
-      // Body: neck, rounded shoulders, torso running off the bottom of the film.
-      const ts = clamp((v - 0.015) / 0.11, 0, 1);
-      let halfW = a.bodyHalfWidth * Math.sqrt(1 - (1 - ts) * (1 - ts)) * (1 - 0.05 * clamp((v - 0.8) / 0.2, 0, 1));
-      halfW = Math.max(halfW, 0.085);
       const inBody = smooth(0.01, -0.004, adu - halfW);
       if (inBody <= 0) continue;
       const thick = Math.sqrt(clamp(1 - (adu / (halfW + px)) ** 2, 0, 1));
@@ -387,8 +413,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
 
       // Lungs: air removes attenuation, most where the lung is thickest.
       const lungD = lungDistance(adu, v, med, lat, domeV, chest.top);
-      const lungMask = smooth(-px, px, lungD);
-      let air = lungMask * (0.16 + 0.11 * Math.sqrt(clamp(lungD / 0.07, 0, 1)));
+      const lungMask = lungD <= -px ? 0 : smooth(-px, px, lungD);
+      let air = lungMask > 0 ? lungMask * (0.16 + 0.11 * Math.sqrt(clamp(lungD / 0.07, 0, 1))) : 0;
       let markings = 1;
       let ptxRegion = 0;
       if (ptx && lungMask > 0 && side === ptx.side) {
@@ -440,7 +466,7 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
       // Heart: denser than the superior mediastinum; its silhouette is the cardiomegaly mask.
       const hIn = inHeartRows ? chest.heartInside(u, v) : -1;
       if (hIn > -0.1) {
-        const above = smooth(domeV + 0.012, domeV - 0.004, v);
+        const above = smooth(chest.heartBottom + 0.01, chest.heartBottom - 0.004, v);
         A += 0.05 * smooth(-0.02, 0.05, hIn) * above;
         if (mCardio && hIn > 0 && above > 0.5) mCardio[i] = 1;
       }

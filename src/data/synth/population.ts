@@ -48,7 +48,7 @@ function sampleAnatomy(rng: Rng, sex: Sex, age: number, cardiomegaly: boolean): 
   const normalCtr = clamp(rng.normal(0.435 + (male ? 0 : 0.012) + 0.0007 * (age - AGE_REF), 0.025), 0.36, 0.49);
   const ctr = cardiomegaly ? rng.uniform(0.53, 0.66) : normalCtr;
   const lungTop = rng.uniform(0.11, 0.15);
-  const domeRight = rng.uniform(0.6, 0.68) + (male ? 0.01 : 0) - 0.0004 * (age - AGE_REF);
+  const domeRight = rng.uniform(0.64, 0.71) + (male ? 0.01 : 0) - 0.0004 * (age - AGE_REF);
   return {
     cx: 0.5 + rng.normal(0, 0.01),
     thoraxHalfWidth: clamp(rng.normal(male ? 0.385 : 0.365, 0.015), 0.33, 0.42),
@@ -59,7 +59,7 @@ function sampleAnatomy(rng: Rng, sex: Sex, age: number, cardiomegaly: boolean): 
     domeHeight: rng.uniform(0.045, 0.075),
     mediastinumHalfWidth: rng.uniform(0.06, 0.075) + 0.0003 * (age - AGE_REF),
     ctr,
-    heartHeightRatio: rng.uniform(0.62, 0.75),
+    heartHeightRatio: rng.uniform(0.68, 0.8),
     ribSpacing: rng.uniform(0.95, 1.05),
     ribThickness: rng.uniform(0.9, 1.1) * (male ? 1.05 : 0.95),
     softTissue: rng.uniform(0.85, 1.15),

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { decodeRle } from '../../../src/data/dicom/codecs/rle.js';
 import { decodeJpegDct } from '../../../src/data/dicom/codecs/jpeg-dct.js';
@@ -13,7 +12,7 @@ import { extractHeader } from '../../../src/data/dicom/header.js';
 import { encapsulatedFrame } from '../../../src/data/dicom/frames.js';
 import { readDicom } from '../../../src/data/dicom/index.js';
 import { resampleImage } from '../../../src/data/preprocess/resize.js';
-import { SHARED_DICOM } from './oracle.js';
+import { SHARED_DICOM, tmpDir } from './oracle.js';
 import { encodeGreyJpeg } from './jpeg-encoder.js';
 
 const skip = existsSync(SHARED_DICOM) ? false : 'needs ../shared/data/dicom';
@@ -108,7 +107,7 @@ test('own DCT decoder: restart intervals and odd sizes, 8-bit vs libjpeg-turbo',
 test('own DCT decoder: 12-bit with restart intervals vs pylibjpeg', { skip: hasPylibjpeg() ? false : 'needs python3 with pylibjpeg-libjpeg' }, () => {
   const w = 45, h = 19;
   const img = testImage(w, h, 4095);
-  const dir = mkdtempSync(join(tmpdir(), 'radml-jpeg12-'));
+  const dir = tmpDir('radml-jpeg12-');
   const path = join(dir, 'x.jpg');
   const jpeg = encodeGreyJpeg(img, w, h, 12, 3, 2);
   writeFileSync(path, jpeg);

@@ -120,6 +120,47 @@ target = os.path.join(out, "mr_voi_lut.dcm")
 ds.save_as(target)
 made["mr_voi_lut"] = target
 
+# Modality LUT Sequence on the MR: stored 0…4095 → 3·x + 100 (16-bit), keeping its window.
+ds = pydicom.dcmread(mr)
+item = Dataset()
+item.LUTDescriptor = [4096, 0, 16]
+item.ModalityLUTType = "US"
+item.LUTData = [3 * i + 100 for i in range(4096)]
+item["LUTDescriptor"].VR = "US"
+item["LUTData"].VR = "US"
+ds.ModalityLUTSequence = Sequence([item])
+ds.WindowCenter, ds.WindowWidth = 3 * 600 + 100, 3 * 1600
+target = os.path.join(out, "mr_modality_lut.dcm")
+ds.save_as(target)
+made["mr_modality_lut"] = target
+
+# Enhanced-style multi-frame: the MR's pixels three times, per-frame rescale and window.
+ds = pydicom.dcmread(mr)
+ds.NumberOfFrames = 3
+ds.PixelData = ds.PixelData * 3
+for name in ("WindowCenter", "WindowWidth"):
+    delattr(ds, name)
+shared = Dataset()
+shared_voi = Dataset()
+shared_voi.WindowCenter, shared_voi.WindowWidth = 600, 1600
+shared.FrameVOILUTSequence = Sequence([shared_voi])
+ds.SharedFunctionalGroupsSequence = Sequence([shared])
+per_frame = []
+for slope, intercept, center, width in [(1, 0, 500, 1000), (2, 10, 1500, 3000), (0.5, -3, None, None)]:
+    fg = Dataset()
+    pvt = Dataset()
+    pvt.RescaleSlope, pvt.RescaleIntercept, pvt.RescaleType = slope, intercept, "US"
+    fg.PixelValueTransformationSequence = Sequence([pvt])
+    if center is not None:
+        voi = Dataset()
+        voi.WindowCenter, voi.WindowWidth = center, width
+        fg.FrameVOILUTSequence = Sequence([voi])
+    per_frame.append(fg)
+ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+target = os.path.join(out, "mr_enhanced_3frames.dcm")
+ds.save_as(target)
+made["mr_enhanced_3frames"] = target
+
 # MONOCHROME1 copy of the CT (same pixels: the display must be the inverse).
 ds = pydicom.dcmread(ct)
 ds.PhotometricInterpretation = "MONOCHROME1"

@@ -1,11 +1,18 @@
 /** Test helpers: run the pydicom oracle and the variant builder (Python scripts beside this file). */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** A fresh tmp dir, removed when the test process exits. */
+export function tmpDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export const SHARED_DICOM = join(process.cwd(), '..', 'shared', 'data', 'dicom');
 
@@ -30,7 +37,7 @@ function f32(path: string): Float32Array {
 
 /** pydicom's modality values and display image (see pydicom_oracle.py) for each file. */
 export function pydicomOracle(files: string[]): OracleResult[] {
-  const out = mkdtempSync(join(tmpdir(), 'radml-dicom-oracle-'));
+  const out = tmpDir('radml-dicom-oracle-');
   const json = execFileSync('python3', [join(here, 'pydicom_oracle.py'), out, ...files], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const results = JSON.parse(json) as OracleResult[];
   results.forEach((r, i) => {
@@ -47,7 +54,7 @@ let variants: { dir: string; files: Record<string, string> } | undefined;
 /** Build the test variants into a tmp dir (once per process); returns name → path. */
 export function makeVariants(): { dir: string; files: Record<string, string> } {
   if (variants) return variants;
-  const dir = mkdtempSync(join(tmpdir(), 'radml-dicom-variants-'));
+  const dir = tmpDir('radml-dicom-variants-');
   const json = execFileSync('python3', [join(here, 'make_variants.py'), SHARED_DICOM, dir], { encoding: 'utf8' });
   variants = { dir, files: JSON.parse(json) as Record<string, string> };
   return variants;

@@ -56,11 +56,13 @@ def display(ds, mod):
     elif spp == 1 and "WindowCenter" in ds and "WindowWidth" in ds:
         out = apply_windowing(mod, ds, 0)
         bits = int(ds.BitsStored)
-        if int(ds.PixelRepresentation) == 0:
+        if ds.get("ModalityLUTSequence"):
+            y_min, y_max = 0, 2 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1
+        elif int(ds.PixelRepresentation) == 0:
             y_min, y_max = 0, 2**bits - 1
         else:
             y_min, y_max = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        if ds.get("RescaleSlope") is not None and ds.get("RescaleIntercept") is not None:
+        if not ds.get("ModalityLUTSequence") and ds.get("RescaleSlope") is not None and ds.get("RescaleIntercept") is not None:
             y_min = y_min * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
             y_max = y_max * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
         disp = (out - y_min) / (y_max - y_min)

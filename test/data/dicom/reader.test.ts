@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { readDicom, readDicomFile, type DicomImage } from '../../../src/data/dicom/index.js';
+import { applyWindow, readDicomFile, type DicomImage } from '../../../src/data/dicom/index.js';
 import { InputError, UnsupportedError } from '../../../src/util/errors.js';
-import { SHARED_DICOM, pydicomOracle, makeVariants, maxAbsDiff, type OracleResult } from './oracle.js';
+import { SHARED_DICOM, pydicomOracle, makeVariants, maxAbsDiff, tmpDir, type OracleResult } from './oracle.js';
 
 const skipShared = existsSync(SHARED_DICOM) ? false : 'needs ../shared/data/dicom';
 const hasDcmtk = (() => {
@@ -39,6 +38,11 @@ async function compareWithPydicom(files: string[], t: { diagnostic(msg: string):
   const problems: string[] = [];
   for (const o of oracle) {
     const name = basename(o.file);
+    if (!o.ok && !hasDcmtk) {
+      // jpeg_lossy.dcm needs dcmtk's decoder as the reference (pylibjpeg rejects its stream).
+      t.diagnostic(`${name}: no reference decoder without dcmtk (${o.error}); not compared`);
+      continue;
+    }
     assert.ok(o.ok, `pydicom could not decode ${name}: ${o.error}`);
     const d = await readDicomFile(o.file);
     assert.equal(d.image.width, o.columns, `${name} width`);
@@ -73,10 +77,10 @@ test('every shared DICOM with pixels decodes like pydicom (within one stored gre
   await compareWithPydicom(files, t);
 });
 
-test('generated variants (JPEG lossless, 12-bit extended, deflated, no meta, colour JPEG/J2K/RLE, VOI LUT) match pydicom', { skip: skipShared || (hasDcmtk ? false : 'needs dcmtk (dcmcjpeg)') }, async (t) => {
+test('generated variants (JPEG lossless, 12-bit extended, deflated, no meta, colour JPEG/J2K/RLE, VOI and Modality LUT) match pydicom', { skip: skipShared || (hasDcmtk ? false : 'needs dcmtk (dcmcjpeg)') }, async (t) => {
   const { files } = makeVariants();
   const wanted = ['ct_jpeg_lossless_sv1', 'mr_jpeg_lossless_sv6', 'nm12_jpeg_extended', 'nm12_jpeg_extended_q50', 'mr_deflated',
-    'mr_no_meta_implicit', 'mr_no_meta_explicit', 'rgb_planar_3frames', 'rgb_rle_3frames', 'rgb_jpeg_baseline_3frames', 'rgb_j2k_3frames', 'mr_voi_lut', 'ct_monochrome1'];
+    'mr_no_meta_implicit', 'mr_no_meta_explicit', 'rgb_planar_3frames', 'rgb_rle_3frames', 'rgb_jpeg_baseline_3frames', 'rgb_j2k_3frames', 'mr_voi_lut', 'mr_modality_lut', 'ct_monochrome1'];
   for (const w of wanted) assert.ok(files[w], `variant ${w} was not built`);
   // Lossy 4:2:2 colour JPEG: libjpeg-turbo's and libjpeg 9's chroma upsampling differ, and luma mixes in
   // the chroma, so allow two grey levels there; every grey or lossless path is held to one.
@@ -107,6 +111,26 @@ test('multi-frame: default frame is the middle one and every frame is readable',
     await assert.rejects(d.readFrame(3), (e: unknown) => e instanceof InputError && /frame 3/.test((e as Error).message));
     const first = await readDicomFile(files[name]!, { frame: 0 });
     assert.equal(first.frame, 0);
+  }
+});
+
+test('enhanced multi-frame: per-frame rescale and window override the shared ones', { skip: skipShared }, async () => {
+  const { files } = makeVariants();
+  const base = await readDicomFile(join(SHARED_DICOM, 'mr_small.dcm'));
+  const d = await readDicomFile(files['mr_enhanced_3frames']!, { frame: 0 });
+  assert.equal(d.frames, 3);
+  const cases = [
+    { slope: 1, intercept: 0, center: 500, width: 1000 },
+    { slope: 2, intercept: 10, center: 1500, width: 3000 },
+    { slope: 0.5, intercept: -3, center: 600, width: 1600 }, // no per-frame window: the shared one
+  ];
+  for (const [i, c] of cases.entries()) {
+    const fr = await d.readFrame(i);
+    const expected = base.modalityValues.map((v) => v * c.slope + c.intercept);
+    assert.ok(maxAbsDiff(fr.modalityValues, expected) < 1e-4, `frame ${i} modality`);
+    const display = new Float32Array(expected.length);
+    applyWindow(expected, c.center, c.width, 'LINEAR', display);
+    assert.ok(maxAbsDiff(fr.image.data, display) < 1e-6, `frame ${i} window`);
   }
 });
 
@@ -145,7 +169,7 @@ test('RT plan without pixels and truncated RT plan give clear errors naming the 
 });
 
 test('truncated copies of real images give clear errors', { skip: skipShared }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'radml-dicom-trunc-'));
+  const dir = tmpDir('radml-dicom-trunc-');
   for (const [name, keep] of [['mr_small.dcm', 0.8], ['chest_cr_philips_j2k.dcm', 0.6], ['mr_small_rle.dcm', 0.9], ['mr_small_jpegls.dcm', 0.5], ['ct_small.dcm', 0.99]] as const) {
     const bytes = readFileSync(join(SHARED_DICOM, name));
     const path = join(dir, `cut_${name}`);
@@ -155,7 +179,7 @@ test('truncated copies of real images give clear errors', { skip: skipShared }, 
 });
 
 test('random bytes are rejected as not DICOM; a missing file is an InputError', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'radml-dicom-rand-'));
+  const dir = tmpDir('radml-dicom-rand-');
   const path = join(dir, 'noise.dcm');
   let x = 12345;
   const bytes = new Uint8Array(4096).map(() => ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);

@@ -28,7 +28,11 @@ interface Huffman {
   valptr: Int32Array;
   mincode: Int32Array;
   values: Uint8Array;
+  /** 9-bit lookahead: (code length << 8) | symbol for codes of ≤ 9 bits, 0 when longer. */
+  lookup: Int32Array;
 }
+
+const LOOKAHEAD = 9;
 
 interface Component {
   id: number;
@@ -71,7 +75,16 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
     }
     code <<= 1;
   }
-  return { maxcode, mincode, valptr, values };
+  const lookup = new Int32Array(1 << LOOKAHEAD);
+  for (let l = 1; l <= LOOKAHEAD; l++) {
+    if (maxcode[l]! < 0) continue;
+    for (let c = mincode[l]!; c <= maxcode[l]!; c++) {
+      const sym = values[valptr[l]! + c - mincode[l]!]!;
+      const span = 1 << (LOOKAHEAD - l);
+      for (let k = 0; k < span; k++) lookup[(c << (LOOKAHEAD - l)) | k] = (l << 8) | sym;
+    }
+  }
+  return { maxcode, mincode, valptr, values, lookup };
 }
 
 class BitReader {
@@ -120,6 +133,12 @@ class BitReader {
     return (this.bits >>> this.nbits) & ((1 << n) - 1);
   }
   decode(h: Huffman): number {
+    if (this.nbits < LOOKAHEAD) this.fill();
+    const hit = h.lookup[(this.bits >>> (this.nbits - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1)]!;
+    if (hit !== 0) {
+      this.nbits -= hit >> 8;
+      return hit & 0xff;
+    }
     let code = this.bit();
     for (let l = 1; l <= 16; l++) {
       if (code <= h.maxcode[l]!) return h.values[h.valptr[l]! + code - h.mincode[l]!]!;
@@ -155,9 +174,24 @@ function extend(v: number, t: number): number {
 
 /** Inverse DCT of one 8×8 block (dequantised coefficients, natural order) with level shift and clamp. */
 function idctBlock(src: Int32Array, srcOff: number, out: Uint16Array, outOff: number, stride: number, tmp: Float64Array, shift: number, max: number): void {
+  let acZero = true;
+  for (let k = 1; k < 64 && acZero; k++) if (src[srcOff + k] !== 0) acZero = false;
+  if (acZero) {
+    // DC only: a flat block, DC / 8.
+    let val = Math.round(src[srcOff]! / 8) + shift;
+    if (val < 0) val = 0;
+    else if (val > max) val = max;
+    for (let y = 0; y < 8; y++) out.fill(val, outOff + y * stride, outOff + y * stride + 8);
+    return;
+  }
   // Rows: tmp[y*8 + x] = Σu C(u)cos(...)·F(y,u)
   for (let y = 0; y < 8; y++) {
     const r = srcOff + y * 8;
+    if (src[r + 1] === 0 && src[r + 2] === 0 && src[r + 3] === 0 && src[r + 4] === 0 && src[r + 5] === 0 && src[r + 6] === 0 && src[r + 7] === 0) {
+      const c = IDCT_TABLE[0]! * src[r]!;
+      for (let x = 0; x < 8; x++) tmp[y * 8 + x] = c;
+      continue;
+    }
     for (let x = 0; x < 8; x++) {
       let s = 0;
       const tx = x * 8;
@@ -184,7 +218,7 @@ function idctBlock(src: Int32Array, srcOff: number, out: Uint16Array, outOff: nu
  *
  * @example decodeJpegDct(bytes).data // Uint16Array of 12-bit samples
  */
-export function decodeJpegDct(d: Uint8Array, maxPixels = 1 << 27): JpegFrame {
+export function decodeJpegDct(d: Uint8Array, maxPixels = 1 << 26): JpegFrame {
   if (d[0] !== 0xff || d[1] !== 0xd8) throw new Error('not a JPEG stream (no SOI)');
   const qt: Int32Array[] = [];
   const dcTables: Huffman[] = [];

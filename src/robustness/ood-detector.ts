@@ -1,0 +1,218 @@
+/**
+ * The out-of-distribution gate for prediction time, fitted once per model and saved as `ood.json`
+ * next to it: DICOM header profile of the training images, Mahalanobis distance on penultimate
+ * features and the energy score on logits, with thresholds set on held-out in-distribution images
+ * for a chosen joint acceptance rate (default 95%). `checkInput` returns accept/reject with reasons;
+ * a rejected image is never silently scored.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Dataset } from '../data/dataset.js';
+import { readDicomHeader, type DicomHeader } from '../data/dicom/index.js';
+import type { GreyImage } from '../data/grey-image.js';
+import { readImageBuffer } from '../data/image.js';
+import { resizeImage } from '../data/preprocess/index.js';
+import { datasetImages, type LoadedModel } from '../explain/loaded-model.js';
+import { sha256File } from '../train/model-folder.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { errorMessage, InputError } from '../util/errors.js';
+import type { ProgressCallback } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
+import { buildHeaderProfile, checkHeader, fieldsFromColumns, fieldsFromHeader, headerProfileSchema, type HeaderFields } from './header-checks.js';
+import { energyScores, fitMahalanobis, jointThresholds, mahalanobisScores } from './ood.js';
+
+export const OOD_FILE = 'ood.json';
+
+export const oodDetectorSchema = z.object({
+  format: z.literal('radml-ood'),
+  version: z.literal(1),
+  /** SHA-256 of the model.onnx the detector was fitted for. */
+  modelSha256: z.string(),
+  acceptanceRate: z.number().gt(0).lte(1),
+  mahalanobis: z.object({
+    dim: z.number().int().min(1),
+    means: z.array(z.array(z.number())),
+    precision: z.array(z.number()),
+    shrinkage: z.number(),
+    threshold: z.number(),
+  }).nullable(),
+  energy: z.object({ temperature: z.number().positive(), threshold: z.number() }).nullable(),
+  headerProfile: headerProfileSchema.nullable(),
+  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string() }),
+  createdAt: z.string(),
+});
+export type OodDetector = z.infer<typeof oodDetectorSchema>;
+
+export interface OodScores {
+  mahalanobis: Float64Array | null;
+  energy: Float64Array;
+}
+
+/** Scores of grey intensity images [n, size²] at the model's size. */
+export async function oodScores(model: LoadedModel, det: Pick<OodDetector, 'mahalanobis' | 'energy'> | null, images: Float32Array, n: number, batch = 64): Promise<OodScores & { features?: Float32Array }> {
+  const px = model.size * model.size;
+  const k = model.numClasses;
+  const energy = new Float64Array(n);
+  const useFeatures = model.gradient !== null && (det === null || det.mahalanobis !== null);
+  const dim = useFeatures ? (await model.gradient!.features(new Float32Array(model.inputShape.reduce((a, b) => a * b, 1)), 1)).dim : 0;
+  const features = useFeatures ? new Float32Array(n * dim) : undefined;
+  for (let s = 0; s < n; s += batch) {
+    const m = Math.min(batch, n - s);
+    const x = model.toInput(images.subarray(s * px, (s + m) * px), m);
+    const logits = await model.rawScores(x, m);
+    energy.set(energyScores(logits, m, k, det?.energy?.temperature ?? 1), s);
+    if (features) features.set((await model.gradient!.features(x, m)).features, s * dim);
+  }
+  const mahalanobis = det?.mahalanobis && features ? mahalanobisScores(det.mahalanobis, features, n) : null;
+  return { mahalanobis, energy, ...(features && { features }) };
+}
+
+export interface FitOodOptions {
+  /** Target share of in-distribution images accepted (default 0.95). */
+  acceptanceRate?: number;
+  /** Images used to estimate means/covariance; default the dataset's `train` split, else a random 80%. */
+  fitIndices?: number[];
+  /** Held-out images for the thresholds; default the `val` split, else the other 20%. */
+  calibrationIndices?: number[];
+  seed?: number;
+  onProgress?: ProgressCallback;
+}
+
+/** Default fit / calibration split of a dataset (train vs val, else a seeded 80/20). */
+export function oodSplit(ds: Dataset, seed = 1): { fit: number[]; calibration: number[] } {
+  const recs = ds.manifest.records;
+  const fit = recs.filter((r) => r.split === 'train').map((r) => r.index);
+  const cal = recs.filter((r) => r.split === 'val').map((r) => r.index);
+  if (fit.length >= 10 && cal.length >= 10) return { fit, calibration: cal };
+  const idx = new Rng(seed).shuffle(recs.map((r) => r.index));
+  const cut = Math.round(idx.length * 0.8);
+  return { fit: idx.slice(0, cut).sort((a, b) => a - b), calibration: idx.slice(cut).sort((a, b) => a - b) };
+}
+
+/**
+ * Fit the detector on a dataset of in-distribution images (normally the training data).
+ * @example const det = await fitOodDetector(model, ds); saveOodDetector(model.dir, det);
+ */
+export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodOptions = {}): Promise<OodDetector> {
+  const rate = o.acceptanceRate ?? 0.95;
+  const split = oodSplit(ds, o.seed);
+  const fit = o.fitIndices ?? split.fit;
+  const cal = o.calibrationIndices ?? split.calibration;
+  if (fit.length < 10 || cal.length < 5) throw new InputError('OOD_TOO_FEW', `need ≥ 10 images to fit and ≥ 5 to calibrate the OOD detector, got ${fit.length} and ${cal.length}`);
+  const fitScores = await oodScores(model, null, datasetImages(ds, model.size, fit), fit.length);
+  o.onProgress?.({ stage: 'ood fit', done: 1, total: 2 });
+  let mahalanobis: OodDetector['mahalanobis'] = null;
+  if (fitScores.features) {
+    const dim = fitScores.features.length / fit.length;
+    // Class-conditional means need labels; predicted classes would leak model errors into the fit, so use the true ones when categorical.
+    const labels = ds.meta.labelKind === 'categorical' && model.meta.labelKind === 'categorical'
+      ? fit.map((i) => Math.max(0, model.meta.classes.indexOf(ds.manifest.records[i]!.label ?? '')))
+      : undefined;
+    const mm = fitMahalanobis(fitScores.features, fit.length, dim, labels);
+    mahalanobis = { ...mm, threshold: Infinity };
+  }
+  const calScores = await oodScores(model, { mahalanobis, energy: { temperature: 1, threshold: Infinity } }, datasetImages(ds, model.size, cal), cal.length);
+  o.onProgress?.({ stage: 'ood fit', done: 2, total: 2 });
+  const series = [calScores.energy, ...(calScores.mahalanobis ? [calScores.mahalanobis] : [])];
+  const t = jointThresholds(series, rate);
+  const energy = { temperature: 1, threshold: t[0]! };
+  if (mahalanobis) mahalanobis.threshold = t[1]!;
+  let accepted = 0;
+  for (let i = 0; i < cal.length; i++) if (calScores.energy[i]! <= energy.threshold && (!calScores.mahalanobis || calScores.mahalanobis[i]! <= mahalanobis!.threshold)) accepted++;
+  const rows: HeaderFields[] = fit.map((i) => fieldsFromColumns(ds.manifest.records[i]!.columns));
+  const profile = buildHeaderProfile(rows);
+  const hasHeaders = profile.modality.length > 0 || profile.photometric.length > 0;
+  const onnxPath = join(model.dir, 'model.onnx');
+  return oodDetectorSchema.parse({
+    format: 'radml-ood',
+    version: 1,
+    modelSha256: existsSync(onnxPath) ? sha256File(onnxPath) : '',
+    acceptanceRate: rate,
+    mahalanobis,
+    energy,
+    headerProfile: hasHeaders ? profile : null,
+    fit: { images: fit.length, calibrationImages: cal.length, calibrationAcceptance: accepted / cal.length, source: ds.meta.source },
+    createdAt: new Date().toISOString(),
+  });
+}
+
+export function saveOodDetector(modelDir: string, det: OodDetector): string {
+  const file = join(modelDir, OOD_FILE);
+  writeJsonAtomic(file, det);
+  return file;
+}
+
+/** Read `ood.json` of a model folder; refuses a detector fitted for another model.onnx. */
+export function loadOodDetector(modelDir: string): OodDetector {
+  const file = join(modelDir, OOD_FILE);
+  if (!existsSync(file)) throw new InputError('OOD_MISSING', `${modelDir}: no ${OOD_FILE}; fit one with \`radml stress --model ${modelDir} --data <training data> --tests ood --save-ood\``, { file });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InputError('OOD_CORRUPT', `${file}: not valid JSON (${errorMessage(e)})`, { file });
+  }
+  const r = oodDetectorSchema.safeParse(raw);
+  if (!r.success) throw new InputError('OOD_CORRUPT', `${file}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, { file });
+  const onnx = join(modelDir, 'model.onnx');
+  if (r.data.modelSha256 && existsSync(onnx) && sha256File(onnx) !== r.data.modelSha256) {
+    throw new InputError('OOD_STALE', `${file}: fitted for a different model.onnx (SHA-256 differs); refit it`, { file });
+  }
+  return r.data;
+}
+
+export interface InputCheck {
+  accepted: boolean;
+  /** Every reason for rejection (header mismatches, OOD scores over threshold). */
+  reasons: string[];
+  mahalanobis: number | null;
+  energy: number | null;
+}
+
+/** Decisions for already-scored images. */
+export function decide(det: OodDetector, scores: OodScores, i: number, headerReasons: string[] = []): InputCheck {
+  const reasons = headerReasons.slice();
+  const e = scores.energy[i]!;
+  const m = scores.mahalanobis ? scores.mahalanobis[i]! : null;
+  if (det.energy && !(e <= det.energy.threshold)) reasons.push(`energy score ${e.toFixed(2)} above the in-distribution threshold ${det.energy.threshold.toFixed(2)}`);
+  if (det.mahalanobis && m !== null && !(m <= det.mahalanobis.threshold)) reasons.push(`feature Mahalanobis distance ${m.toFixed(1)} above the in-distribution threshold ${det.mahalanobis.threshold.toFixed(1)}`);
+  return { accepted: reasons.length === 0, reasons, mahalanobis: m, energy: e };
+}
+
+/**
+ * Check images already at the model's size (grey intensities [n, size²]) with optional headers.
+ * @example const checks = await checkImages(model, det, images, n);
+ */
+export async function checkImages(model: LoadedModel, det: OodDetector, images: Float32Array, n: number, headers?: (HeaderFields | null)[]): Promise<InputCheck[]> {
+  const scores = await oodScores(model, det, images, n);
+  return Array.from({ length: n }, (_, i) => {
+    const h = headers?.[i];
+    return decide(det, scores, i, h && det.headerProfile ? checkHeader(h, det.headerProfile) : []);
+  });
+}
+
+/**
+ * Accept or reject one input file (DICOM, PNG, JPEG…) before scoring it. DICOM header mismatches
+ * reject without decoding pixels; otherwise the image is resized as in training and scored.
+ *
+ * @example const r = await checkInput(model, det, readFileSync('x.dcm'), 'x.dcm'); if (!r.accepted) console.log(r.reasons);
+ */
+export async function checkInput(model: LoadedModel, det: OodDetector, buf: Uint8Array, file: string): Promise<InputCheck> {
+  let header: DicomHeader | null = null;
+  const isDicom = buf.length > 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
+  if (isDicom) {
+    header = readDicomHeader(buf, file);
+    const reasons = det.headerProfile ? checkHeader(fieldsFromHeader(header), det.headerProfile) : [];
+    if (!header.hasPixelData) reasons.push('the DICOM file has no pixel data');
+    if (reasons.length) return { accepted: false, reasons, mahalanobis: null, energy: null };
+  }
+  const { image } = await readImageBuffer(buf, file);
+  const img = toModelSize(image, model);
+  const [r] = await checkImages(model, det, img.data, 1);
+  return r!;
+}
+
+export function toModelSize(image: GreyImage, model: LoadedModel): GreyImage {
+  return resizeImage(image, model.size, model.preprocessing.resize);
+}

@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseServeConfig } from '../../src/serve/config.js';
+import { startService } from '../../src/serve/service.js';
+import { startDemoService } from '../../src/serve/demo.js';
+import { readTar, writeTar } from '../../src/serve/tar.js';
+import { exportPredictionsCsv } from '../../src/serve/export.js';
+import { eligibility } from '../../src/serve/eligibility.js';
+import { selectionSchema } from '../../src/serve/config.js';
+import { makePseudonymiser } from '../../src/serve/pseudonym.js';
+import { parseCsv } from '../../src/util/csv.js';
+import { makeModelFolder, roleTokens } from './fixtures.js';
+
+test('tar reader refuses paths that leave the folder and links', () => {
+  const ok = writeTar([{ path: 'm/model.json', data: new Uint8Array([1]) }]);
+  assert.deepEqual(readTar(ok).map((e) => e.path), ['m/model.json']);
+  const evil = new Uint8Array(ok);
+  evil.set(Buffer.from('../../etc/x\0\0\0\0\0\0'), 0); // rename the entry, then fix the checksum
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : evil[i]!;
+  evil.set(Buffer.from(sum.toString(8).padStart(6, '0') + '\0 '), 148);
+  assert.throws(() => readTar(evil), /leaves the folder/);
+  assert.throws(() => readTar(new Uint8Array(1024).fill(7)), /checksum|octal/);
+});
+
+test('registry: multipart upload, tampered artefact refused, model card, champion/challenger exclusivity', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-reg-'));
+  const { tokens, records } = roleTokens();
+  const svc = await startService(parseServeConfig({ store: 'r.db', modelsDir: 'models', tokensFile: 't.json' }, dir), { extraTokens: records, noListen: true });
+  try {
+    const auth = { authorization: `Bearer ${tokens.admin}` };
+    const folder = makeModelFolder(join(dir, 'm1'), 1);
+    writeFileSync(join(folder, 'model-card.md'), '# Model card\nintended use: test');
+    const form = new FormData();
+    for (const f of readdirSync(folder)) form.append('file', new Blob([readFileSync(join(folder, f))]), f);
+    const req = new Response(form);
+    const body = Buffer.from(await req.arrayBuffer());
+    let res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': req.headers.get('content-type')! }, payload: body });
+    assert.equal(res.statusCode, 201, res.body);
+    res = await svc.app.inject({ method: 'GET', url: '/v1/models/cxr/1', headers: auth });
+    assert.match(res.json().card, /intended use/);
+    assert.equal(res.json().model.onnxSha256.length, 64);
+
+    // An artefact altered after training: refused with the file named.
+    const bad = makeModelFolder(join(dir, 'm2'), 2);
+    const onnx = readFileSync(join(bad, 'model.onnx'));
+    onnx[onnx.length - 10] ^= 0xff;
+    writeFileSync(join(bad, 'model.onnx'), onnx);
+    const tar = writeTar(readdirSync(bad).map((f) => ({ path: f, data: new Uint8Array(readFileSync(join(bad, f))) })));
+    res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': 'application/x-tar' }, payload: Buffer.from(tar) });
+    assert.equal(res.statusCode, 422);
+    assert.match(res.json().error, /model\.onnx: SHA-256 .* does not match/);
+    assert.equal((await svc.store.listModelVersions()).length, 1);
+
+    const { model: v2 } = await svc.registry.registerFolder('cxr', makeModelFolder(join(dir, 'm3'), 3), 'test');
+    await svc.registry.setStatus('cxr', 1, 'champion');
+    await svc.registry.setStatus('cxr', v2.version, 'champion');
+    const statuses = (await svc.store.listModelVersions()).map((m) => [m.version, m.status]);
+    assert.deepEqual(statuses, [[1, 'registered'], [2, 'champion']], 'one champion per model name');
+    await svc.registry.setStatus('cxr', 1, 'challenger');
+    assert.deepEqual((await svc.registry.active()).map((m) => m.status).sort(), ['challenger', 'champion']);
+    res = await svc.app.inject({ method: 'POST', url: '/v1/models/cxr/1/status', headers: { ...auth, 'content-type': 'application/json' }, payload: { status: 'retired' } });
+    assert.equal(res.json().model.status, 'retired');
+  } finally {
+    await svc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('eligibility gives a reason for every refusal', () => {
+  const sel = selectionSchema.parse({});
+  assert.equal(eligibility({ modality: 'DX', bodyPartExamined: 'CHEST', viewPosition: 'AP' }, sel), undefined);
+  assert.match(eligibility({ modality: 'MR', bodyPartExamined: '', viewPosition: '' }, sel)!, /modality MR/);
+  assert.match(eligibility({ modality: 'CR', bodyPartExamined: 'HAND', viewPosition: 'PA' }, sel)!, /body part HAND/);
+  assert.match(eligibility({ modality: 'CR', bodyPartExamined: 'CHEST', viewPosition: 'LL' }, sel)!, /view LL/);
+  assert.match(eligibility({ modality: 'CR', bodyPartExamined: 'CHEST', viewPosition: '' }, sel)!, /view \(missing\)/);
+});
+
+test('predictions export: score_<class> per version, labels from the latest feedback, no UIDs', () => {
+  const p = makePseudonymiser('k');
+  const base = { seriesUid: '1.9', modelName: 'cxr', silent: true, decisions: {}, columns: { sex: 'F', view: 'PA' }, createdAt: 0 };
+  const preds = [
+    { ...base, id: 1, studyUid: '1.2.1', sopUid: '1.3.1', modelVersion: 1, scores: { normal: 0.3, pneumonia: 0.7 } },
+    { ...base, id: 2, studyUid: '1.2.2', sopUid: '1.3.2', modelVersion: 1, scores: { normal: 0.9, pneumonia: 0.1 } },
+  ];
+  const v2 = [{ ...base, id: 3, studyUid: '1.2.1', sopUid: '1.3.1', modelVersion: 2, scores: { normal: 0.4, pneumonia: 0.6 } }];
+  const fb = [
+    { id: 1, studyUid: '1.2.1', finding: 'pneumonia', verdict: 'reject' as const, user: 'a', comment: '', createdAt: 1 },
+    { id: 2, studyUid: '1.2.1', finding: 'pneumonia', verdict: 'confirm' as const, user: 'b', comment: '', createdAt: 2 },
+    { id: 3, studyUid: '1.2.2', finding: 'pneumonia', verdict: 'reject' as const, user: 'a', comment: '', createdAt: 3 },
+  ];
+  const csv = exportPredictionsCsv({ name: 'cxr', version: 1, classes: ['normal', 'pneumonia'], labelKind: 'categorical', positiveClass: 'pneumonia' }, preds, fb, p, { version: 2, predictions: v2 });
+  const t = parseCsv(csv);
+  assert.deepEqual(t.rows.map((r) => [r.label, r.pneumonia, r.score_pneumonia, r.score_pneumonia_v2, r.sex]), [
+    ['pneumonia', '1', '0.7', '0.6', 'F'],
+    ['normal', '0', '0.1', '', 'F'],
+  ]);
+  assert.ok(!csv.includes('1.2.1') && !csv.includes('1.3.1'));
+  assert.equal(t.rows[0]!.study_id, p('1.2.1'));
+});
+
+test('startDemoService registers the model as champion and answers with the printed tokens', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-demo-'));
+  const demo = await startDemoService({ modelDir: makeModelFolder(join(dir, 'model'), 1), dir: join(dir, 'serve'), port: 0 });
+  try {
+    assert.match(demo.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const r = await fetch(`${demo.url}/v1/models`, { headers: { authorization: `Bearer ${demo.tokens.radiologist}` } });
+    const body = (await r.json()) as { models: { status: string }[] };
+    assert.equal(body.models[0]!.status, 'champion');
+    assert.equal((await fetch(`${demo.url}/ready`)).status, 200);
+    const doc = (await (await fetch(`${demo.url}/openapi.json`, { headers: { authorization: `Bearer ${demo.tokens.service}` } })).json()) as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(doc.openapi, '3.0.3');
+    assert.ok('/v1/predict' in doc.paths && '/v1/studies/{studyUid}/feedback' in doc.paths);
+  } finally {
+    await demo.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
