@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { loadOrIngest } from '../data/ingest/index.js';
 import { isDatasetDir } from '../data/dataset.js';
 import { ImageClassifier } from '../train/classifier.js';
+import { workersFor } from '../train/trainer.js';
 import { baseFromModel, loadAnyModel } from '../train/imported.js';
 import { trainOptionsSchema, UNCERTAINTY_POLICIES, type TrainOptionsInput } from '../train/options.js';
 import { InputError } from '../util/errors.js';
@@ -57,7 +58,7 @@ Example:
     augment: { type: 'boolean', description: 'radiograph-safe augmentation (default on)' },
     'no-augment': { type: 'boolean', description: 'turn augmentation off' },
     dropout: { type: 'string', arg: 'P', description: 'dropout before the classifier', default: String(D.dropout) },
-    threads: { type: 'string', arg: 'N', description: 'data-parallel worker threads (default: all cores)' },
+    threads: { type: 'string', arg: 'N', description: 'data-parallel worker threads, at most one per 16 images of a batch (default: all cores)' },
     seed: { type: 'string', arg: 'N', description: 'random seed', default: String(D.seed) },
     patience: { type: 'string', arg: 'N', description: 'epochs without a better validation AUROC before stopping', default: String(D.patience) },
     uncertainty: { type: 'string', arg: '<policy>', description: `multi-label: policy for -1 labels (${UNCERTAINTY_POLICIES.join(', ')}; +eps=ε; blanks masked unless +blank=negative)`, default: D.uncertainty },
@@ -111,7 +112,7 @@ Example:
     for (const s of skipped.slice(0, 20)) io.err(`skipped ${s.path}: ${s.reason}`);
     if (skipped.length > 20) io.err(`… and ${skipped.length - 20} more skipped images`);
     if (base) io.err(`fine-tuning ${basePath}: training ${base.graph.params.length - base.freeze.length} of ${base.graph.params.length} parameter tensors`);
-    else io.err(`training ${o.arch} (width ${o.width}) at ${o.imageSize} px on ${dataset.meta.count} images with ${o.threads} thread(s), up to ${o.epochs} epochs`);
+    else io.err(`training ${o.arch} (width ${o.width}) at ${o.imageSize} px on ${dataset.meta.count} images with ${workersFor(o.threads, o.batch)} gradient worker(s), up to ${o.epochs} epochs`);
     await clf.fit(dataset, {
       outDir: out,
       onProgress: bar.callback,

@@ -13,6 +13,8 @@ export type ImageFormat = 'png' | 'jpeg' | 'tiff' | 'dicom' | 'webp' | 'unknown'
 
 export function sniffFormat(buf: Uint8Array): ImageFormat {
   const b = buf;
+  // DICOM first: a Part 10 preamble may itself hold a TIFF header (dual-personality files).
+  if (b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d) return 'dicom';
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
@@ -26,6 +28,11 @@ export interface ReadImageOptions {
   keepPatientIds?: boolean;
   /** Salt for hashing patient IDs, so the same patient maps to the same pseudonym within a project. */
   salt?: string;
+  /**
+   * The caller will downsample to this side anyway: JPEG 2000 DICOM may then decode at a coarser
+   * resolution level (still ≥ this size), several times faster than a full decode.
+   */
+  decodeSize?: number;
 }
 
 export interface ReadImageResult {
@@ -74,7 +81,11 @@ export async function readImageBuffer(buf: Uint8Array, file: string, opts: ReadI
   if (buf.byteLength === 0) throw new InputError('IMAGE_EMPTY', `${file}: the file is empty`, { file });
   const format = sniffFormat(buf);
   if (format === 'dicom') {
-    const d = await readDicom(buf, file, { ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }), ...(opts.salt !== undefined && { salt: opts.salt }) });
+    const d = await readDicom(buf, file, {
+      ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }),
+      ...(opts.salt !== undefined && { salt: opts.salt }),
+      ...(opts.decodeSize !== undefined && { decodeSize: opts.decodeSize }),
+    });
     return { image: d.image, format, columns: d.columns };
   }
   if (format === 'unknown') throw new UnsupportedError('IMAGE_FORMAT', `${file}: not a PNG, JPEG, TIFF, WebP or DICOM file`, { file });

@@ -4,7 +4,8 @@
  * gate's acceptance figures and the poisoning screen; and a standalone page for `radml stress`.
  */
 import type { ReportSection } from '../report/index.js';
-import { esc, fmt, linePlot, PALETTE, pct } from '../report/index.js';
+import { esc, fmt, linePlot, pct } from '../report/index.js';
+import { PALETTE } from '../report/svg.js';
 import type { StressResult } from './stress.js';
 
 interface StressJson {

@@ -210,7 +210,7 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     bodyLimit: cfg.limits.imageBytes,
     schema: {
       tags: ['inference'],
-      summary: 'Score one PNG, JPEG or DICOM image (body: the file bytes)',
+      summary: 'Score one PNG, JPEG or DICOM image (body: the file bytes). DICOM headers are checked (modality, body part, view; the model\'s ood.json profile when present) before decoding; 422 with the reasons when refused',
       querystring: js(z.object({ model: z.string().optional(), version: z.coerce.number().int().min(1).optional(), heatmap: z.coerce.boolean().optional() })),
       response: {
         200: js(z.object({
@@ -226,7 +226,12 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     const q = req.query as { model?: string; version?: number; heatmap?: boolean };
     const mv = await registry.resolve(q.model, q.version);
     const runner = await registry.runner(mv);
-    const decoded = await decodeInput(req.body, 'upload', cfg.selection);
+    const guard = await registry.guard(mv);
+    const decoded = await decodeInput(req.body, 'upload', cfg.selection, guard ? (h) => guard.headerReasons(h) : undefined);
+    if (guard) {
+      const c = await guard.check(decoded.image, decoded.header);
+      if (!c.accepted) throw new UnsupportedError('OUT_OF_DISTRIBUTION', `upload: not scored: out of distribution: ${c.reasons.join('; ')}`);
+    }
     const [pred] = await runner.predict([decoded.image]);
     metrics.predictions.inc({ model: mv.name, version: String(mv.version), path: 'sync', silent: 'false' });
     const out: Record<string, unknown> = {

@@ -33,10 +33,11 @@ export function subgroupColumns(h: DicomHeader): Record<string, string> {
 }
 
 /**
- * Decode PNG/JPEG or DICOM bytes. For DICOM, `selection` (when given) is checked on the header
- * first and a refused instance throws UnsupportedError('NOT_ELIGIBLE') with the reason.
+ * Decode PNG/JPEG or DICOM bytes. For DICOM, `selection` (when given) and then `headerCheck` (the
+ * model's training header profile) are checked on the header before any pixel is decoded; a refused
+ * instance throws UnsupportedError ('NOT_ELIGIBLE' / 'OUT_OF_DISTRIBUTION') with the reasons.
  */
-export async function decodeInput(bytes: Uint8Array, name: string, selection?: Selection): Promise<DecodedInput> {
+export async function decodeInput(bytes: Uint8Array, name: string, selection?: Selection, headerCheck?: (h: DicomHeader) => string[]): Promise<DecodedInput> {
   // A "DICM" marker wins over raster magic: some DICOM files carry a TIFF header in their preamble.
   const format = bytes.length >= 132 && Buffer.from(bytes.subarray(128, 132)).toString('latin1') === 'DICM' ? 'dicom' : sniffFormat(bytes);
   if (format === 'png' || format === 'jpeg') return { image: await decodeRaster(bytes, name), format, columns: {} };
@@ -46,6 +47,8 @@ export async function decodeInput(bytes: Uint8Array, name: string, selection?: S
     const reason = eligibility({ ...header }, selection);
     if (reason) throw new UnsupportedError('NOT_ELIGIBLE', `${name}: not scored: ${reason}`, { file: name });
   }
+  const reasons = headerCheck?.(header) ?? [];
+  if (reasons.length) throw new UnsupportedError('OUT_OF_DISTRIBUTION', `${name}: not scored: unlike the training images: ${reasons.join('; ')}`, { file: name });
   const d = await readDicom(bytes, name);
   return { image: d.image, format: 'dicom', header, columns: subgroupColumns(header) };
 }

@@ -42,6 +42,7 @@ export class PermanentJobError extends RadmlError {}
 export async function processStudyJob(job: Job, deps: ProcessorDeps): Promise<JobOutcome> {
   const model = await deps.registry.get(job.modelName, job.modelVersion);
   const runner = await deps.registry.runner(model);
+  const guard = await deps.registry.guard(model);
   const silent = deps.silent || model.status !== 'champion';
   const instances = await deps.pacs.studyInstances(job.studyUid);
   if (!instances) throw new PermanentJobError('STUDY_NOT_FOUND', `study ${deps.pseudonym(job.studyUid)} is not in the PACS`);
@@ -62,11 +63,18 @@ export async function processStudyJob(job: Job, deps: ProcessorDeps): Promise<Jo
     const name = `instance ${deps.pseudonym(ref.sopUid)}`;
     let decoded;
     try {
-      decoded = await decodeInput(bytes, name, deps.selection);
+      decoded = await decodeInput(bytes, name, deps.selection, guard ? (h) => guard.headerReasons(h) : undefined);
     } catch (e) {
       if (e instanceof PacsError) throw e;
       skipped.push({ studyUid: job.studyUid, sopUid: ref.sopUid, reason: errorMessage(e) });
       continue;
+    }
+    if (guard) {
+      const c = await guard.check(decoded.image, decoded.header);
+      if (!c.accepted) {
+        skipped.push({ studyUid: job.studyUid, sopUid: ref.sopUid, reason: `${name}: not scored: out of distribution: ${c.reasons.join('; ')}` });
+        continue;
+      }
     }
     study ??= sourceStudy(bytes, name);
     const [pred] = await runner.predict([decoded.image]);

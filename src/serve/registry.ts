@@ -13,6 +13,7 @@ import { InputError } from '../util/errors.js';
 import type { ModelStatus, ModelVersion } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { MODEL_JSON, type ModelJson } from '../train/model-folder.js';
+import { InputGuard } from './input-guard.js';
 import { ModelRunner } from './runner.js';
 import { readTar, safeRelativePath, type TarEntry } from './tar.js';
 
@@ -40,6 +41,7 @@ const CARD_FILES = ['model-card.md', 'MODEL_CARD.md', 'model_card.md', 'model-ca
 
 export class ModelRegistry {
   private readonly runners = new Map<string, Promise<ModelRunner>>();
+  private readonly guards = new Map<string, Promise<InputGuard | undefined>>();
 
   constructor(private readonly store: Store, readonly modelsDir: string, private readonly threads = 1) {
     mkdirSync(modelsDir, { recursive: true });
@@ -104,7 +106,10 @@ export class ModelRegistry {
 
   async setStatus(name: string, version: number, status: ModelStatus): Promise<ModelVersion> {
     const m = await this.get(name, version);
-    if (status !== 'retired') await this.runner(m); // re-verifies the artefacts before it can serve
+    if (status !== 'retired') {
+      await this.runner(m); // re-verifies the artefacts before it can serve
+      await this.guard(m); // and refuses a stale ood.json
+    }
     await this.store.setModelStatus(name, version, status);
     if (status === 'retired') await this.unload(m);
     return this.get(name, version);
@@ -136,16 +141,34 @@ export class ModelRegistry {
     return r;
   }
 
+  /** The out-of-distribution gate of a version (undefined when its folder has no ood.json). */
+  guard(m: ModelVersion): Promise<InputGuard | undefined> {
+    const key = `${m.name}@${m.version}`;
+    let g = this.guards.get(key);
+    if (!g) {
+      g = InputGuard.load(join(this.modelsDir, m.dir), { threads: this.threads });
+      g.catch(() => this.guards.delete(key));
+      this.guards.set(key, g);
+    }
+    return g;
+  }
+
   private async unload(m: ModelVersion): Promise<void> {
     const key = `${m.name}@${m.version}`;
     const r = this.runners.get(key);
+    const g = this.guards.get(key);
     this.runners.delete(key);
+    this.guards.delete(key);
     if (r) await (await r.catch(() => undefined))?.release();
+    if (g) await (await g.catch(() => undefined))?.release();
   }
 
   async close(): Promise<void> {
     const all = [...this.runners.values()];
+    const guards = [...this.guards.values()];
     this.runners.clear();
+    this.guards.clear();
     for (const r of all) await (await r.catch(() => undefined))?.release();
+    for (const g of guards) await (await g.catch(() => undefined))?.release();
   }
 }

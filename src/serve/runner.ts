@@ -103,15 +103,15 @@ export class ModelRunner {
     const s = this.meta.input.size;
     const r = await this.model.run(x, batch, [this.meta.input.channels, s, s]);
     const k = this.meta.classes.length;
-    if (this.meta.output.kind === 'probabilities' || (this.meta.output.name === 'probabilities' && r.probabilities)) {
-      const p = r.probabilities ?? r.logits;
-      return p;
-    }
-    if (r.probabilities && this.meta.output.name !== 'logits') return r.probabilities;
+    // The same reading of the output as train/scoring.ts, so served and evaluated scores agree.
+    const useProbabilities = this.meta.output.name === 'probabilities' && r.probabilities !== undefined;
+    const values = useProbabilities ? r.probabilities! : r.logits;
+    if (values.length !== batch * k) throw new InputError('MODEL_OUTPUT', `the model returned ${values.length / batch} scores per image but model.json lists ${k} classes`);
+    if (useProbabilities || this.meta.output.kind === 'probabilities') return values;
     const out = new Float32Array(batch * k);
     for (let i = 0; i < batch; i++) {
-      if (this.meta.output.activation === 'softmax') out.set(softmaxRow(r.logits, i * k, k), i * k);
-      else for (let j = 0; j < k; j++) out[i * k + j] = 1 / (1 + Math.exp(-r.logits[i * k + j]!));
+      if (this.meta.output.activation === 'softmax') out.set(softmaxRow(values, i * k, k), i * k);
+      else for (let j = 0; j < k; j++) out[i * k + j] = 1 / (1 + Math.exp(-values[i * k + j]!));
     }
     return out;
   }

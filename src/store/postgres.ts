@@ -297,19 +297,17 @@ export class PostgresStore implements Store {
   }
 
   private async appendAuditIn(c: PgClient, e: NewAuditEntry): Promise<AuditEntry> {
-    {
-      // The head row is the chain's lock: appenders on several machines take turns on it.
-      await c.query(`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, [GENESIS_HASH]);
-      const head = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0]!;
-      const seq = n(head.seq) + 1;
-      const prevHash = String(head.hash);
-      const entry = { seq, ts: this.now(), actor: e.actor, action: e.action, subject: e.subject, details: e.details };
-      const hash = auditHash(prevHash, entry);
-      await c.query('INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [seq, entry.ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash]);
-      await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
-      return { ...entry, prevHash, hash };
-    }
+    // The head row is the chain's lock: appenders on several machines take turns on it.
+    await c.query(`INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, [GENESIS_HASH]);
+    const head = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0]!;
+    const seq = n(head.seq) + 1;
+    const prevHash = String(head.hash);
+    const entry = { seq, ts: this.now(), actor: e.actor, action: e.action, subject: e.subject, details: e.details };
+    const hash = auditHash(prevHash, entry);
+    await c.query('INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [seq, entry.ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash]);
+    await c.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [seq, hash]);
+    return { ...entry, prevHash, hash };
   }
 
   async listAudit(): Promise<AuditEntry[]> {

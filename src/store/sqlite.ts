@@ -367,18 +367,16 @@ export class SqliteStore implements Store {
 
   /** Inside a transaction: the head row is read and moved on atomically with the insert. */
   private appendAuditSync(e: NewAuditEntry): AuditEntry {
-    {
-      const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as { seq: number; hash: string } | undefined;
-      const seq = (head?.seq ?? 0) + 1;
-      const prevHash = head?.hash ?? GENESIS_HASH;
-      const ts = this.now();
-      const entry = { seq, ts, actor: e.actor, action: e.action, subject: e.subject, details: e.details };
-      const hash = auditHash(prevHash, entry);
-      this.db.prepare('INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(seq, ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash);
-      this.db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(seq, hash);
-      return { ...entry, prevHash, hash };
-    }
+    const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as { seq: number; hash: string } | undefined;
+    const seq = (head?.seq ?? 0) + 1;
+    const prevHash = head?.hash ?? GENESIS_HASH;
+    const ts = this.now();
+    const entry = { seq, ts, actor: e.actor, action: e.action, subject: e.subject, details: e.details };
+    const hash = auditHash(prevHash, entry);
+    this.db.prepare('INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(seq, ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash);
+    this.db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(seq, hash);
+    return { ...entry, prevHash, hash };
   }
 
   async listAudit(): Promise<AuditEntry[]> {

@@ -175,6 +175,8 @@ export class GradientPool {
     private readonly workers: WorkerHandle[],
     private readonly local: GradientSession | undefined,
     private readonly gradFlat: Float32Array,
+    /** Frozen parameters get an empty gradient, which the optimizer skips (no weight decay either). */
+    private readonly frozen: boolean[],
   ) {}
 
   /**
@@ -192,6 +194,7 @@ export class GradientPool {
     });
     const params = paramViews(layout, flat);
     const lossKind = opts.trainingGraph.loss.kind;
+    const frozen = layout.trainable.map((l) => (opts.trainingGraph.freeze ?? []).some((p) => l.name.startsWith(p)));
     const gradBuffer = new SharedArrayBuffer(Math.max(4, threads * layout.trainableLength * 4));
     const gradFlat = new Float32Array(gradBuffer);
     const data: ShardData = {
@@ -205,7 +208,7 @@ export class GradientPool {
     };
     if (threads === 1) {
       const local = await GradientSession.create(opts.trainingGraph, { threads: 1 });
-      return new GradientPool(params, layout, 1, data, [], local, gradFlat);
+      return new GradientPool(params, layout, 1, data, [], local, gradFlat, frozen);
     }
     const workers: WorkerHandle[] = [];
     try {
@@ -231,7 +234,7 @@ export class GradientPool {
       await Promise.all(workers.map((h) => h.worker.terminate()));
       throw e;
     }
-    return new GradientPool(params, layout, threads, data, workers, undefined, gradFlat);
+    return new GradientPool(params, layout, threads, data, workers, undefined, gradFlat, frozen);
   }
 
   /** The augmentation the pool's workers apply when a step has a seed. */
@@ -278,7 +281,7 @@ export class GradientPool {
     const K = this.data.numOutputs;
     const logits = new Float32Array(indices.length * K);
     results.forEach((r, s) => logits.set(r.logits, ranges[s]!.start * K));
-    const grads = this.layout.trainable.map((l) => combined.subarray(l.offset, l.offset + l.length));
+    const grads = this.layout.trainable.map((l, i) => (this.frozen[i] ? new Float32Array(0) : combined.subarray(l.offset, l.offset + l.length)));
     return { loss, grads, batchStats: poolBatchStats(results.map((r) => ({ batch: r.batch, stats: r.batchStats }))), logits };
   }
 

@@ -88,6 +88,15 @@ export interface TrainedModel {
   startedAt: string;
 }
 
+/**
+ * Gradient workers for a batch size: at most one per 16 images, because each shard normalises with
+ * its own BatchNorm statistics and very small shards make those statistics (and the model) noisy.
+ */
+export const MIN_SHARD = 16;
+export function workersFor(threads: number, batch: number): number {
+  return Math.max(1, Math.min(threads, Math.floor(batch / MIN_SHARD)));
+}
+
 /** Cached pixels at the model's input size (re-sampled when the dataset was cached at another size). */
 export function pixelsAtSize(ds: Dataset, size: number): Uint16Array {
   if (ds.meta.imageSize === size) return ds.pixels;
@@ -258,7 +267,7 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
     trainingGraph: compileTrainingGraph(graph, loss, base ? { freeze: base.freeze } : {}),
     params: ck ? ck.params : base ? base.params : initParameters(graph, o.seed),
     data: { pipe: trainPipe, pixels, target: targets.target, mask: targets.mask, weight, numOutputs: k },
-    threads: o.threads,
+    threads: workersFor(o.threads, o.batch),
   });
   try {
     const params = pool.params;

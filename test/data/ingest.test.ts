@@ -181,3 +181,14 @@ test('all of covid-cxr-open ingests through a column mapping', { skip: existsSyn
   assert.equal(dataset.meta.count, 101);
   assert.equal(new Set(dataset.manifest.records.map((r) => r.patientId)).size, 54);
 });
+
+test('a folder of real DICOM ingests; files without pixels are skipped with the reason', { skip: existsSync(join(SHARED, 'dicom')) ? false : 'needs ../shared/data/dicom' }, async () => {
+  const { dataset, skipped, summary } = await ingest(join(SHARED, 'dicom'), { imageSize: 64 });
+  assert.ok(dataset.meta.count >= 11, `ingested ${dataset.meta.count}`);
+  assert.ok(skipped.length >= 2, 'the RT plan and the truncated RT plan are skipped');
+  for (const s of skipped) assert.ok(s.reason.length > 10 && !s.reason.includes(SHARED), `reason names the problem, not the path again: ${s.reason}`);
+  assert.ok(skipped.some((s) => /no Pixel Data/.test(s.reason)));
+  assert.ok(Object.keys(summary.byModality).includes('CT') && Object.keys(summary.byModality).includes('MR'));
+  // Patient IDs are pseudonymised by default.
+  for (const r of dataset.manifest.records) if (r.patientId) assert.match(r.patientId, /^[0-9a-f]{16}$/);
+});

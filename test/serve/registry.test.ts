@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseServeConfig } from '../../src/serve/config.js';
@@ -12,7 +12,9 @@ import { eligibility } from '../../src/serve/eligibility.js';
 import { selectionSchema } from '../../src/serve/config.js';
 import { makePseudonymiser } from '../../src/serve/pseudonym.js';
 import { parseCsv } from '../../src/util/csv.js';
-import { makeModelFolder, roleTokens } from './fixtures.js';
+import { makeModelFolder, roleTokens, SHARED_DICOM } from './fixtures.js';
+import { generateCohort } from '../../src/data/synth/index.js';
+import { sha256File } from '../../src/train/model-folder.js';
 
 test('tar reader refuses paths that leave the folder and links', () => {
   const ok = writeTar([{ path: 'm/model.json', data: new Uint8Array([1]) }]);
@@ -116,6 +118,43 @@ test('startDemoService registers the model as champion and answers with the prin
     assert.ok('/v1/predict' in doc.paths && '/v1/studies/{studyUid}/feedback' in doc.paths);
   } finally {
     await demo.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a model folder with ood.json gates inputs: header profile before decoding, energy score after', { skip: existsSync(SHARED_DICOM) ? false : 'needs ../shared/data/dicom' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-ood-'));
+  const { tokens, records } = roleTokens();
+  const svc = await startService(parseServeConfig({ store: 'r.db', modelsDir: 'models', tokensFile: 't.json' }, dir), { extraTokens: records, noListen: true });
+  try {
+    await generateCohort({ out: join(dir, 'cohort'), n: 1, sites: 1, seed: 2, size: 64 });
+    const dx = readFileSync(join(dir, 'cohort', 'dicom', readdirSync(join(dir, 'cohort', 'dicom'))[0]!));
+    const folder = makeModelFolder(join(dir, 'm'), 1);
+    const ood = (energyThreshold: number) => ({
+      format: 'radml-ood', version: 1, modelSha256: sha256File(join(folder, 'model.onnx')), acceptanceRate: 0.95, mahalanobis: null,
+      energy: { temperature: 1, threshold: energyThreshold },
+      headerProfile: { modality: ['DX'], bodyPart: ['CHEST'], view: ['AP', 'PA'], photometric: ['MONOCHROME2'], bitsStored: null, images: 100 },
+      fit: { images: 100, calibrationImages: 20, calibrationAcceptance: 0.95, source: 'test' }, createdAt: new Date().toISOString(),
+    });
+    writeFileSync(join(folder, 'ood.json'), JSON.stringify(ood(1e9)));
+    const { model } = await svc.registry.registerFolder('cxr', folder, 'test');
+    await svc.registry.setStatus('cxr', model.version, 'champion');
+    const predict = (payload: Uint8Array) => svc.app.inject({ method: 'POST', url: '/v1/predict', headers: { authorization: `Bearer ${tokens.service}`, 'content-type': 'application/dicom' }, payload: Buffer.from(payload) });
+    assert.equal((await predict(dx)).statusCode, 200);
+    const cr = await predict(readFileSync(join(SHARED_DICOM, 'chest_cr_siim.dcm')));
+    assert.equal(cr.statusCode, 422);
+    assert.match(cr.json().error, /modality CR: the model was trained on DX/);
+
+    // Version 2: same model, an energy threshold nothing passes.
+    const f2 = makeModelFolder(join(dir, 'm2'), 2);
+    writeFileSync(join(f2, 'ood.json'), JSON.stringify({ ...ood(-1e9), modelSha256: sha256File(join(f2, 'model.onnx')) }));
+    const { model: v2 } = await svc.registry.registerFolder('cxr', f2, 'test');
+    await svc.registry.setStatus('cxr', v2.version, 'champion');
+    const low = await predict(dx);
+    assert.equal(low.statusCode, 422);
+    assert.match(low.json().error, /energy score .* above the in-distribution threshold/);
+  } finally {
+    await svc.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -35,9 +35,10 @@ test('multi-label training with masked blanks runs end to end and predicts score
     const manifest = writeMultilabelCohort(dir, { n: 40 });
     const model = join(dir, 'model');
     const t = captureIO();
-    assert.equal(await main(['train', '--data', manifest, '--out', model, '--image-size', '16', '--epochs', '4', '--batch', '8', '--width', '4', '--threads', '2', '--lr', '0.01'], t.io), 0, t.err.join('\n'));
+    assert.equal(await main(['train', '--data', manifest, '--out', model, '--image-size', '16', '--epochs', '4', '--batch', '32', '--width', '4', '--threads', '2', '--lr', '0.01'], t.io), 0, t.err.join('\n'));
     const meta = readModelJson(model);
     assert.equal(meta.labelKind, 'multilabel');
+    assert.match(t.err.join('\n'), /with 2 gradient worker\(s\)/);
     assert.deepEqual(meta.classes, ['left', 'right']);
     assert.equal(meta.output.activation, 'sigmoid');
     assert.equal(meta.positiveClass, null);

@@ -24,6 +24,10 @@ export interface RawFrame {
   planar: boolean;
   /** How to turn three samples into grey: RGB → luma, YBR → the Y sample. */
   colour: 'mono' | 'rgb' | 'ybr';
+  /** Set for codec output: values sit in the low bits (no High Bit shift) with this many bits. */
+  codecPrecision?: number;
+  /** Codec output that is already two's complement in its container (JPEG 2000 signed components). */
+  codecSigned?: boolean;
 }
 
 const SUPPORTED_PHOTOMETRIC = new Set(['MONOCHROME1', 'MONOCHROME2', 'RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT']);
@@ -146,20 +150,31 @@ function j2kLevel(data: Uint8Array, minSide: number | undefined): { level: numbe
   return level > 0 ? { level, reducedSize: sizes[level]! } : { level: 0 };
 }
 
+interface CodecFrame {
+  samples: RawFrame['samples'];
+  interleave?: number;
+  width: number;
+  height: number;
+  codecPrecision: number;
+  codecSigned: boolean;
+}
+
 async function viaCodec(
   codec: CodecName,
   data: Uint8Array,
   reduce: { level?: number; reducedSize?: { width: number; height: number } } = {},
-): Promise<{ samples: RawFrame['samples']; interleave?: number; width: number; height: number }> {
+): Promise<CodecFrame> {
   const { info, bytes, interleaveMode } = await decodeWithCodec(codec, data, reduce);
   const perSample = info.bitsPerSample <= 8 ? 1 : 2;
   if (bytes.length < info.width * info.height * info.componentCount * perSample) {
     throw new Error(`${codec} returned ${bytes.length} bytes for a ${info.width}×${info.height} frame`);
   }
-  const r: { samples: RawFrame['samples']; interleave?: number; width: number; height: number } = {
+  const r: CodecFrame = {
     samples: codecSamples(bytes, info.bitsPerSample),
     width: info.width,
     height: info.height,
+    codecPrecision: info.bitsPerSample,
+    codecSigned: info.isSigned === true,
   };
   if (interleaveMode !== undefined) r.interleave = interleaveMode;
   return r;
@@ -208,28 +223,28 @@ export async function decodeRawFrame(
       }
       case 'jpeg-2000': {
         checkCodestream(j2kFrameHeader(data), h, 'JPEG 2000', file);
-        const { samples, width, height } = await viaCodec('openjpeg', data, j2kLevel(data, opts.decodeSize));
-        return { width, height, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+        const { interleave: _, ...frame } = await viaCodec('openjpeg', data, j2kLevel(data, opts.decodeSize));
+        return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
       }
       case 'jpeg-ls': {
         checkCodestream(jpegFrameHeader(data), h, 'JPEG-LS', file);
-        const { samples, interleave } = await viaCodec('charls', data);
-        return { ...full, samples, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h, true) };
+        const { interleave, ...frame } = await viaCodec('charls', data);
+        return { ...frame, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h, true) };
       }
       default: {
         // The JPEG family: route by the frame header, not the UID (files are often labelled loosely).
         const head = checkCodestream(jpegFrameHeader(data), h, 'JPEG', file);
         if (head.marker === 0xc3 || head.marker === 0xc7) {
           const samples = decodeJpegLossless(data, head.precision);
-          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true), codecPrecision: head.precision };
         }
         if (head.precision <= 8 && (head.marker === 0xc0 || head.marker === 0xc1 || head.marker === 0xc2)) {
-          const { samples } = await viaCodec('libjpeg-turbo', data);
-          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          const { interleave: _, ...frame } = await viaCodec('libjpeg-turbo', data);
+          return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
         }
         if (head.precision === 12 && (head.marker === 0xc0 || head.marker === 0xc1)) {
           const frame = decodeJpegDct(data, MAX_FRAME_PIXELS);
-          return { ...full, samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          return { ...full, samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h, true), codecPrecision: 12 };
         }
         throw new UnsupportedError(
           'DICOM_UNSUPPORTED_TRANSFER_SYNTAX',

@@ -9,12 +9,21 @@ import type { RawFrame } from './decode.js';
 /** ITU-R BT.601 luma weights, as in the JFIF YCbCr transform. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
-/** A function restoring a stored value from its container: drop bits below the low bit, mask, sign-extend. */
-function storedValue(h: DicomHeader): ((v: number) => number) | undefined {
-  const bs = h.bitsStored;
-  const low = h.highBit + 1 - bs;
-  const container = h.bitsAllocated;
+/**
+ * A function restoring a stored value from its container: drop bits below the low bit, mask, sign-extend.
+ * Codec output has no High Bit offset; when a codestream is wider than Bits Stored (a writer's
+ * mismatch) its own precision wins, except for unsigned codestreams of signed data, which hold
+ * two's complement in Bits Stored bits.
+ */
+function storedValue(h: DicomHeader, raw: RawFrame): ((v: number) => number) | undefined {
   const signed = h.pixelRepresentation === 1;
+  let bs = h.bitsStored;
+  let low = h.highBit + 1 - bs;
+  if (raw.codecPrecision !== undefined) {
+    low = 0;
+    if (raw.codecPrecision > bs && (!signed || raw.codecSigned)) bs = raw.codecPrecision;
+  }
+  const container = raw.samples.BYTES_PER_ELEMENT * 8;
   if (bs >= 32) return signed ? (v) => v | 0 : undefined;
   if (!signed && low === 0 && bs === container) return undefined;
   if (signed) {
@@ -37,7 +46,7 @@ export function modalityValues(raw: RawFrame, h: DicomHeader, ds: DataSet): Floa
   const n = raw.width * raw.height;
   const out = new Float32Array(n);
   const s = raw.samples;
-  const f = storedValue(h);
+  const f = storedValue(h, raw);
   const modalityLut = raw.samplesPerPixel === 1 && h.hasModalityLutSequence ? readLut(ds, 'x00283000', h) : undefined;
   if (modalityLut) {
     // A Modality LUT replaces Rescale Slope/Intercept (PS3.3 C.11.1).

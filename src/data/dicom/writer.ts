@@ -183,21 +183,26 @@ function fail(tag: number, vr: DicomVR, msg: string): never {
   throw new InputError('DICOM_WRITE', `${formatTag(tag)} ${vr}: ${msg}`);
 }
 
+/** A value as shown in an error: never for person names or patient-module tags (no PHI in errors). */
+function shown(tag: number, vr: DicomVR, s: string): string {
+  return vr === 'PN' || tag >>> 16 === 0x0010 ? '(value withheld)' : `"${s.slice(0, 70)}"`;
+}
+
 function checkTextValue(tag: number, vr: DicomVR, s: string): void {
   const max = MAX_LENGTH[vr];
-  if (max !== undefined && s.length > max) fail(tag, vr, `value "${s.slice(0, 70)}" is ${s.length} characters, more than the ${max} this VR allows`);
+  if (max !== undefined && s.length > max) fail(tag, vr, `value ${shown(tag, vr, s)} is ${s.length} characters, more than the ${max} this VR allows`);
   switch (vr) {
     case 'UI':
       if (s !== '' && !/^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(s)) fail(tag, vr, `"${s}" is not a valid UID (digits and dots, no leading zeros)`);
       break;
     case 'DA':
-      if (s !== '' && !/^\d{8}$/.test(s)) fail(tag, vr, `"${s}" is not a date YYYYMMDD`);
+      if (s !== '' && !/^\d{8}$/.test(s)) fail(tag, vr, `${shown(tag, vr, s)} is not a date YYYYMMDD`);
       break;
     case 'TM':
       if (s !== '' && !/^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(s)) fail(tag, vr, `"${s}" is not a time HHMMSS.FFFFFF`);
       break;
     case 'AS':
-      if (s !== '' && !/^\d{3}[DWMY]$/.test(s)) fail(tag, vr, `"${s}" is not an age string like 045Y`);
+      if (s !== '' && !/^\d{3}[DWMY]$/.test(s)) fail(tag, vr, `${shown(tag, vr, s)} is not an age string like 045Y`);
       break;
     case 'IS':
       if (s !== '' && !/^ *[+-]?\d+ *$/.test(s)) fail(tag, vr, `"${s}" is not an integer string`);
@@ -206,7 +211,7 @@ function checkTextValue(tag: number, vr: DicomVR, s: string): void {
       if (s !== '' && !/^ *[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)? *$/.test(s)) fail(tag, vr, `"${s}" is not a decimal string`);
       break;
     case 'CS':
-      if (!/^[A-Z0-9 _]*$/.test(s)) fail(tag, vr, `"${s}" has characters a code string may not hold (A-Z, 0-9, space, _)`);
+      if (!/^[A-Z0-9 _]*$/.test(s)) fail(tag, vr, `${shown(tag, vr, s)} has characters a code string may not hold (A-Z, 0-9, space, _)`);
       break;
     case 'PN':
       if (s.split('=').some((g) => g.length > 64)) fail(tag, vr, `a person-name component group is longer than 64 characters`);
@@ -227,7 +232,7 @@ function encodeText(tag: number, vr: DicomVR, value: DicomValue, charset: Charse
     parts = value.map((v) => (typeof v === 'string' ? v : numberText(tag, vr, v as number | bigint)));
   } else fail(tag, vr, 'a text VR needs a string, a number (DS/IS) or an array of them');
   for (const p of parts) {
-    if (!SINGLE_TEXT_VRS.has(vr) && p.includes('\\')) fail(tag, vr, `value "${p}" contains a backslash, the value separator`);
+    if (!SINGLE_TEXT_VRS.has(vr) && p.includes('\\')) fail(tag, vr, `value ${shown(tag, vr, p)} contains a backslash, the value separator`);
     checkTextValue(tag, vr, p);
   }
   const text = parts.join('\\');

@@ -93,7 +93,7 @@ export async function ingest(source: string, opts: IngestOptions = {}): Promise<
       if (i >= n) return;
       const rec = manifest.records[i]!;
       try {
-        const { image, columns } = await readImage(rec.absPath, { ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }), ...(opts.salt !== undefined && { salt: opts.salt }) });
+        const { image, columns } = await readImage(rec.absPath, { decodeSize: size, ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }), ...(opts.salt !== undefined && { salt: opts.salt }) });
         const sq = resizeImage(image, size, mode);
         const dst = pixels.subarray(i * px, (i + 1) * px);
         for (let k = 0; k < px; k++) {

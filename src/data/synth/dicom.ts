@@ -19,7 +19,7 @@ export interface StudyUids {
   instance: string;
 }
 
-/** Deterministic UIDs of a study of the cohort with this seed. */
+/** Deterministic UIDs of a study of the cohort with this seed. @example studyUids(1, 'ST00001').study // '2.25.…' */
 export function studyUids(seed: number, studyId: string): StudyUids {
   const base = `radml-synth/seed=${seed}/${studyId}`;
   return { study: uidFromName(`${base}/study`), series: uidFromName(`${base}/series`), instance: uidFromName(`${base}/instance`) };
@@ -29,7 +29,11 @@ function ds(v: number): string {
   return String(Math.round(v * 1e4) / 1e4);
 }
 
-/** Element list of one study's image. */
+/**
+ * Element list of one study's image (patient, study, series, equipment, image-pixel, VOI/rescale).
+ *
+ * @example writeDicom(studyElements(study, site, renderStudy(study, site, 256).acquired, 256, 1))
+ */
 export function studyElements(study: StudySpec, site: SiteProfile, acquired: Acquired, size: number, seed: number): DicomElement[] {
   const uids = studyUids(seed, study.studyId);
   const sopClass = site.modality === 'DX' ? DX_IMAGE_STORAGE_FOR_PRESENTATION : CR_IMAGE_STORAGE;
@@ -95,7 +99,7 @@ export function studyElements(study: StudySpec, site: SiteProfile, acquired: Acq
   return elements;
 }
 
-/** The Part 10 bytes of one study's image. */
+/** The Part 10 bytes of one study's image. @example writeFileSync('ST00001.dcm', studyDicom(study, site, acquired, 256, 1)) */
 export function studyDicom(study: StudySpec, site: SiteProfile, acquired: Acquired, size: number, seed: number): Uint8Array {
   return writeDicom(studyElements(study, site, acquired, size, seed));
 }

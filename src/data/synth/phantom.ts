@@ -59,6 +59,8 @@ class ValueNoise {
 
 /** Tilt of the heart's long axis below the horizontal, radians (apex down and to the patient's left). */
 const HEART_TILT = 0.45;
+const TILT_COS = Math.cos(HEART_TILT);
+const TILT_SIN = Math.sin(HEART_TILT);
 
 /** Geometry derived once per image: lung outlines, heart, domes, as functions of position. */
 class Chest {
@@ -90,7 +92,7 @@ class Chest {
     // The heart is an ellipse whose long axis runs from the base (upper right of the patient) down to
     // the apex (lower left), tilted by HEART_TILT; its semi-axes are chosen so the horizontal extent
     // is exactly heartW, which keeps the drawn cardiothoracic ratio equal to the anatomy's.
-    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const c = TILT_COS, s = TILT_SIN;
     const ratio = a.heartHeightRatio;
     this.heartA = (0.5 * this.heartW) / Math.sqrt(c * c + ratio * ratio * s * s);
     this.heartB = ratio * this.heartA;
@@ -149,7 +151,7 @@ class Chest {
   /** Heart half-span at row v as [minU, maxU], or null above/below it. */
   heartSpan(v: number): [number, number] | null {
     // Solve the tilted ellipse for u at this row: A·du² + B·du + C = 0.
-    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const c = TILT_COS, s = TILT_SIN;
     const ia = 1 / (this.heartA * this.heartA), ib = 1 / (this.heartB * this.heartB);
     const dv = v - this.heartCy;
     const A = c * c * ia + s * s * ib;
@@ -191,7 +193,7 @@ class Chest {
     return [r, l];
   }
   heartInside(u: number, v: number): number {
-    const c = Math.cos(HEART_TILT), s = Math.sin(HEART_TILT);
+    const c = TILT_COS, s = TILT_SIN;
     const du = u - this.heartCx, dv = v - this.heartCy;
     const x = (c * du + s * dv) / this.heartA;
     const y = (-s * du + c * dv) / this.heartB;
@@ -293,7 +295,7 @@ function drawBand(
   centre: (d: number) => number,
   thickness: number,
   value: number,
-  clip: (u: number, v: number) => number,
+  clip: (x: number, y: number) => number,
 ): void {
   const s = side === 'right' ? -1 : 1;
   const px = 1 / size;
@@ -314,7 +316,7 @@ function drawBand(
       const edge = smooth(1 + px / ht, 1 - px / ht, t);
       if (edge <= 0) continue;
       const cortex = 0.65 + 0.35 * t * t; // cortical rims are denser than the marrow
-      att[y * size + x]! += value * edge * cortex * endFade * clip(u, v);
+      att[y * size + x]! += value * edge * cortex * endFade * clip(x, y);
     }
   }
 }
@@ -333,9 +335,11 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
   const broad = new ValueNoise(rng.fork('broad'), 6);
   const fine = new ValueNoise(rng.fork('fine'), 24);
   const finer = new ValueNoise(rng.fork('finer'), 56);
+  const T0 = process.cpuUsage().user;
   const vessels = new Float32Array(n);
   drawVessels(vessels, size, chest, rng.fork('vessels'));
 
+  const T1 = process.cpuUsage().user;
   const att = new Float32Array(n);
   const masks: Partial<Record<Finding, Uint8Array>> = {};
   const mConsolidation = lesions.consolidation ? (masks.Consolidation = new Uint8Array(n)) : undefined;
@@ -487,13 +491,25 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     }
   }
 
+  const T2 = process.cpuUsage().user;
   // Bones. Posterior ribs arc from the spine up-and-out then down the lateral wall; the anterior
   // ribs run down-and-in from the lateral wall and are fainter.
-  const inChest = (u: number, v: number) => {
-    const side: Side = u < a.cx ? 'right' : 'left';
+  // Where ribs show: inside the rib cage, above the domes, fainter over the mediastinum.
+  const rowMed = new Float64Array(size * 2), rowLat = new Float64Array(size * 2);
+  for (let y = 0; y < size; y++) {
+    const v = (y + 0.5) * px;
+    rowMed[2 * y] = chest.medial(v, 'right');
+    rowMed[2 * y + 1] = chest.medial(v, 'left');
+    rowLat[2 * y] = chest.lateral(v, 'right');
+    rowLat[2 * y + 1] = chest.lateral(v, 'left');
+  }
+  const inChest = (x: number, y: number) => {
+    const u = (x + 0.5) * px, v = (y + 0.5) * px;
+    const k = u < a.cx ? 0 : 1;
     const d = Math.abs(u - a.cx);
-    const overMediastinum = 0.4 + 0.6 * smooth(chest.medial(v, side) - 0.01, chest.medial(v, side) + 0.01, d);
-    return overMediastinum * smooth(0.02, -0.02, d - chest.lateral(v, side) - 0.015) * smooth(chest.dome(u, side) + 0.04, chest.dome(u, side) - 0.01, v);
+    const med = rowMed[2 * y + k]!, dome = k === 0 ? domeRight[x]! : domeLeft[x]!;
+    const overMediastinum = 0.4 + 0.6 * smooth(med - 0.01, med + 0.01, d);
+    return overMediastinum * smooth(0.02, -0.02, d - rowLat[2 * y + k]! - 0.015) * smooth(dome + 0.04, dome - 0.01, v);
   };
   const baseAvg = 0.5 * (chest.base('right') + chest.base('left'));
   const spacing = ((baseAvg - chest.top) / 9.2) * a.ribSpacing;
@@ -522,5 +538,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
       }
     }
   }
+  const T3 = process.cpuUsage().user;
+  (globalThis as any).__t ??= [0,0,0];
+  (globalThis as any).__t[0] += T1-T0; (globalThis as any).__t[1] += T2-T1; (globalThis as any).__t[2] += T3-T2;
   return { size, attenuation: att, masks };
 }

@@ -154,6 +154,12 @@ test('writeDicom rejects values the VR cannot hold, with the tag in the message'
     assert.throws(() => writeDicom(elements), (e: unknown) => e instanceof InputError && msg.test(e.message), `${JSON.stringify(el.value)}`);
   }
   assert.throws(() => writeDicom([...base, { tag: 0x00100020, vr: 'LO', value: 'dup' }]), /appears twice/);
+  // Patient values never appear in error messages.
+  const secret = 'SECRET-PATIENT-ID-'.repeat(4);
+  assert.throws(
+    () => writeDicom([...base.filter((e) => parseTag(e.tag) !== 0x00100020), { tag: 0x00100020, vr: 'LO', value: secret }]),
+    (e: unknown) => e instanceof InputError && !e.message.includes('SECRET') && /withheld/.test(e.message),
+  );
   assert.throws(() => writeDicom(base.filter((e) => parseTag(e.tag) !== 0x00080018)), /SOPInstanceUID/);
   // With a character set, non-ASCII names are allowed.
   const latin = writeDicom([...base.filter((e) => parseTag(e.tag) !== 0x00100010), { tag: 0x00080005, vr: 'CS', value: 'ISO_IR 100' }, { tag: 0x00100010, vr: 'PN', value: 'Zoë' }]);
