@@ -11,14 +11,17 @@
  * with other engineers' work): numbers are noisy and a lower bound.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateCohort } from '../../src/data/synth/index.js';
 import { parseServeConfig } from '../../src/serve/config.js';
 import { startService } from '../../src/serve/service.js';
-import { freePort, makeModelFolder, orthancSkip, roleTokens, startOrthanc } from '../../test/serve/fixtures.js';
+import { freePort, makeModelFolder, orthancSkip, startOrthanc } from '../../test/serve/fixtures.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { ModelRegistry } from '../../src/serve/registry.js';
+import { addToken } from '../../src/serve/auth.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, studies: { type: 'string', default: '24' }, size: { type: 'string', default: '128' } } });
 const SECONDS = Number(values.seconds);
@@ -68,12 +71,23 @@ async function inferenceBench(dir: string): Promise<void> {
   await generateCohort({ out: cohort, n: 1, sites: 1, seed: 3, size: 512 });
   const dcm = new Uint8Array(readFileSync(join(cohort, 'dicom', readdirSync(join(cohort, 'dicom'))[0]!)));
   const modelDir = makeModelFolder(join(dir, 'model'), 1, { size: SIZE });
-  const { tokens, records } = roleTokens();
-  const cfg = parseServeConfig({ listen: { port: 0 }, store: 'inf.db', modelsDir: 'models-inf', tokensFile: 'none.json', heatmapGrid: 0 }, dir);
-  const svc = await startService(cfg, { extraTokens: records });
-  const { model } = await svc.registry.registerFolder('bench', modelDir, 'bench');
-  await svc.registry.setStatus('bench', model.version, 'champion');
-
+  // The service runs as `radml serve` in its own process, like the peer, so the load generator
+  // here does not share its event loop.
+  const store = SqliteStore.open(join(dir, 'inf.db'));
+  const registry = new ModelRegistry(store, join(dir, 'models-inf'));
+  const { model } = await registry.registerFolder('bench', modelDir, 'bench');
+  await registry.setStatus('bench', model.version, 'champion');
+  await registry.close();
+  await store.close();
+  const token = addToken(join(dir, 'tokens.json'), 'bench', 'service');
+  const svcPort = await freePort();
+  writeFileSync(join(dir, 'inf.json'), JSON.stringify({ listen: { port: svcPort }, store: 'inf.db', modelsDir: 'models-inf', tokensFile: 'tokens.json', heatmapGrid: 0, logLevel: 'error' }));
+  const svcProc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts'), 'serve', '--config', join(dir, 'inf.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const svcUrl = `http://127.0.0.1:${svcPort}`;
+  for (let i = 0; i < 300; i++) {
+    if ((await fetch(`${svcUrl}/health`).catch(() => undefined))?.ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const port = await freePort();
   const peer = spawn('python3', [join(import.meta.dirname, 'peer_server.py'), join(modelDir, 'model.onnx'), String(SIZE), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
@@ -82,7 +96,7 @@ async function inferenceBench(dir: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const c of [1, 4, 16]) {
-      const a = await load(`${svc.url}/v1/predict`, dcm, { authorization: `Bearer ${tokens.service}`, 'content-type': 'application/dicom' }, c, SECONDS);
+      const a = await load(`${svcUrl}/v1/predict`, dcm, { authorization: `Bearer ${token}`, 'content-type': 'application/dicom' }, c, SECONDS);
       const b = await load(`http://127.0.0.1:${port}/predict`, dcm, { 'content-type': 'application/dicom' }, c, SECONDS);
       console.log(row('radml serve', a));
       console.log(row('python peer', b));
@@ -90,7 +104,9 @@ async function inferenceBench(dir: string): Promise<void> {
     }
   } finally {
     peer.kill('SIGTERM');
-    await svc.stop();
+    const exited = new Promise((r) => svcProc.once('exit', r));
+    svcProc.kill('SIGTERM');
+    await exited;
   }
 }
 

@@ -24,6 +24,11 @@ Runs, in order, on a synthetic cohort that radml generates itself (no data neede
   3. ingest   decode the DICOM files once into a dataset cache, with a summary
   4. labels   label the synthetic reports (negation/uncertainty aware) against the true labels,
               and recover the simulated readers' sensitivity/specificity by Dawid–Skene
+  5. train    a multi-label CNN on ONNX Runtime (train split, early stopping on val)
+  6. predict  scores for every study
+  7. evaluate AUROC/AUPRC with CIs, operating points chosen on val for a 5:1 cost of a missed
+              finding, calibration, subgroups (sex, age band, site, view, manufacturer), per-site
+              validation; report.html, results.json, model card and checklists
 Everything goes under --out (default ./radml-demo); an earlier demo there is replaced.`,
   options: {
     out: { type: 'string', short: 'o', arg: '<dir>', description: 'folder for everything the demo writes', default: 'radml-demo' },
@@ -31,6 +36,7 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     sites: { type: 'string', arg: 'N', description: 'number of synthetic sites', default: '4' },
     seed: { type: 'string', arg: 'N', description: 'seed for every random step', default: '1' },
     'image-size': { type: 'string', arg: 'N', description: 'side of the cached/training image', default: '64' },
+    epochs: { type: 'string', arg: 'N', description: 'maximum training epochs', default: '20' },
     keep: { type: 'boolean', description: 'keep an existing --out folder instead of replacing it' },
   },
   async run(args, io) {
@@ -39,6 +45,7 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     const sites = num(args, 'sites', { integer: true, min: 1, max: 26 }) ?? 4;
     const seed = num(args, 'seed', { integer: true }) ?? 1;
     const imageSize = num(args, 'image-size', { integer: true, min: 16, max: 512 }) ?? 64;
+    const epochs = num(args, 'epochs', { integer: true, min: 1, max: 1000 }) ?? 20;
     if (existsSync(out) && !bool(args, 'keep')) {
       if (!existsSync(join(out, '.radml-demo'))) throw new InputError('CLI_ARGS', `${out} exists and was not made by radml demo; choose another --out`);
       rmSync(out, { recursive: true, force: true });
@@ -74,6 +81,25 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
 
     stage(io, 4, 'Labels: mine the free-text reports, and build a consensus of the simulated readers');
     for (const line of formatLabelDemo(labelDemo(cohortDir))) io.out(line);
+
+    const sub = async (argv: string[]) => {
+      const { main } = await import('./main.js');
+      const code = await main(argv, io);
+      if (code !== 0) throw new InputError('DEMO_STAGE', `radml ${argv[0]} failed (exit ${code}); see the messages above`);
+    };
+
+    stage(io, 5, 'Train a multi-label CNN on ONNX Runtime (train split; early stopping on val)');
+    const modelDir = join(out, 'model');
+    await sub(['train', '--data', dsDir, '--out', modelDir, '--image-size', String(imageSize), '--epochs', String(epochs), '--seed', String(seed)]);
+
+    stage(io, 6, 'Predict every study (scores per finding)');
+    const predsPath = join(out, 'predictions.csv');
+    await sub(['predict', '--model', modelDir, '--data', dsDir, '--out', predsPath]);
+
+    stage(io, 7, 'Evaluate on the test split: thresholds and recalibration chosen on val; subgroups and sites');
+    const evalDir = join(out, 'evaluation');
+    await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort']);
+    io.out(`Open ${join(evalDir, 'report.html')} in a browser for the full validation report.`);
 
     io.out(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
     return 0;

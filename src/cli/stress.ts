@@ -28,7 +28,7 @@ attacks      FGSM, PGD L∞ and PGD L2 (white-box, input gradients) and the quer
 corruptions  Gaussian noise, blur, contrast, gamma, JPEG, down-sampling, rotation at severities 1–5.
 ood          Fits the OOD gate on --data (train split, thresholds on the val split or a held-out 20%)
              for --acceptance (default 0.95): DICOM header profile, Mahalanobis distance of the
-             penultimate features (Ledoit–Wolf), energy score. --save-ood writes <model>/ood.json,
+             penultimate features (Ledoit–Wolf), energy score of the logits (categorical models). --save-ood writes <model>/ood.json,
              which prediction-time checks (checkInput) read. --ood-data lists foreign sources
              (DICOM/PNG files, folders, manifests) whose rejection rate is reported.
 poisoning    Robust z-scores of per-sample loss and last-layer gradient norm over --data.
@@ -100,14 +100,14 @@ Example:
       if (tests.includes('ood')) {
         const det = await fitOodDetector(model, dataset, { acceptanceRate: acceptance, seed, onProgress: bar.callback });
         bar.stop();
-        const split = oodSplit(dataset, seed);
+        const split = oodSplit(dataset, seed, model.meta);
         const heldOut = await checkImages(model, det, datasetImages(dataset, model.size, split.calibration), split.calibration.length);
         const ood: Record<string, unknown> = {
           acceptanceRate: acceptance, fitImages: det.fit.images, heldOutImages: split.calibration.length,
           heldOutAccepted: heldOut.filter((c) => c.accepted).length / heldOut.length, thresholds: { mahalanobis: det.mahalanobis?.threshold ?? null, energy: det.energy?.threshold ?? null },
           headerProfile: det.headerProfile, sources: [] as unknown[],
         };
-        io.out(`OOD gate: fitted on ${det.fit.images} images; ${(100 * (ood.heldOutAccepted as number)).toFixed(1)}% of ${split.calibration.length} held-out in-distribution images accepted (target ${(acceptance * 100).toFixed(0)}%)`);
+        io.out(`OOD gate: fitted on ${det.fit.images} images (${det.fit.split}); ${(100 * (ood.heldOutAccepted as number)).toFixed(1)}% of ${split.calibration.length} held-out in-distribution images accepted (target ${(acceptance * 100).toFixed(0)}%)`);
         if (bool(args, 'save-ood')) io.out(`  saved ${saveOodDetector(model.dir, det)}`);
         for (const src of list(args, 'ood-data') ?? []) {
           if (!existsSync(src)) { io.err(`--ood-data ${src}: no such file or folder; skipped`); continue; }

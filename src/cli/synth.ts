@@ -1,5 +1,6 @@
 /** `radml synth`: write the synthetic multi-site chest-radiograph cohort (see src/data/synth). */
-import { generateCohort } from '../data/synth/index.js';
+import { defaultWorkers, generateCohort } from '../data/synth/index.js';
+import { InputError } from '../util/errors.js';
 import { type Command, bool, num, requireStr } from './lib/command.js';
 import { progressBar } from './lib/progress-bar.js';
 
@@ -23,6 +24,7 @@ Example:
     sites: { type: 'string', arg: 'K', description: 'number of sites (1–26)', default: '4' },
     seed: { type: 'string', arg: 'S', description: 'random seed', default: '1' },
     size: { type: 'string', arg: 'PX', description: 'image side in pixels', default: '256' },
+    workers: { type: 'string', arg: 'W', description: 'worker threads for the images ("auto" = one per core, up to 8; output is identical for any count)', default: 'auto' },
     'no-images': { type: 'boolean', description: 'write only the CSV files and cohort.json (no DICOM/PNG/masks)' },
   },
   async run(args, io) {
@@ -31,10 +33,13 @@ Example:
     const sites = num(args, 'sites', { integer: true, min: 1, max: 26 })!;
     const seed = num(args, 'seed', { integer: true, min: 0, max: 0xffffffff })!;
     const size = num(args, 'size', { integer: true, min: 64, max: 2048 })!;
+    const w = args.values['workers'];
+    const workers = w === undefined || w === 'auto' ? defaultWorkers() : num(args, 'workers', { integer: true, min: 1, max: 64 })!;
+    if (!Number.isFinite(workers)) throw new InputError('CLI_ARGS', '--workers must be a whole number or "auto"');
     const bar = progressBar(io);
     let result;
     try {
-      result = await generateCohort({ out, n, sites, seed, size, images: !bool(args, 'no-images'), onProgress: bar.callback });
+      result = await generateCohort({ out, n, sites, seed, size, workers, images: !bool(args, 'no-images'), onProgress: bar.callback });
     } finally {
       bar.stop();
     }

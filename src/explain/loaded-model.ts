@@ -75,18 +75,18 @@ export class LoadedModel {
     let gradient: GradientModel | null = null;
     if (graph && params) {
       gradient = new GradientModel(graph, params, { threads });
-      // The rebuilt graph must compute what model.onnx computes.
-      const per = io.inChannels * io.imageSize * io.imageSize;
-      const x = Float32Array.from({ length: 2 * per }, (_, i) => Math.sin(i * 0.37) * 1.5);
+      // The rebuilt graph must compute what model.onnx computes (after the output activation the
+      // import dropped, for files that emit probabilities).
+      const shape = [io.inChannels, io.imageSize, io.imageSize];
+      const x = Float32Array.from({ length: 2 * shape[0]! * shape[1]! * shape[2]! }, (_, i) => Math.sin(i * 0.37) * 1.5);
       try {
-        const a = await gradient.logits(x, 2);
-        const ref = await inference.run(x, 2, [io.inChannels, io.imageSize, io.imageSize]);
-        const b = ref.logits.length === a.length ? ref.logits : null;
+        let a = await gradient.logits(x, 2);
+        const b = (await inference.run(x, 2, shape)).logits;
+        if (meta.origin === 'imported' && meta.output.kind === 'probabilities') a = activate(a, 2, io.numOutputs, meta.output.activation);
+        if (a.length !== b.length) throw new Error(`rebuilt graph gives ${a.length / 2} outputs, model.onnx ${b.length / 2}`);
         let scale = 1e-3, diff = 0;
-        if (b) for (let i = 0; i < a.length; i++) { scale = Math.max(scale, Math.abs(b[i]!)); diff = Math.max(diff, Math.abs(a[i]! - b[i]!)); }
-        // Imported models may emit probabilities only; then compare after softmax/sigmoid is not possible cheaply, so accept.
-        if (b && meta.output.kind === 'logits' && diff > 1e-3 * scale + 1e-4) throw new Error(`rebuilt graph differs from model.onnx by ${diff.toExponential(2)}`);
-        if (b && meta.origin === 'trained' && diff > 1e-3 * scale + 1e-4) throw new Error(`rebuilt graph differs from model.onnx by ${diff.toExponential(2)}`);
+        for (let i = 0; i < a.length; i++) { scale = Math.max(scale, Math.abs(b[i]!)); diff = Math.max(diff, Math.abs(a[i]! - b[i]!)); }
+        if (diff > 1e-3 * scale + 1e-4) throw new Error(`rebuilt graph differs from model.onnx by ${diff.toExponential(2)}`);
       } catch (e) {
         await gradient.release();
         gradient = null;
@@ -135,6 +135,16 @@ export class LoadedModel {
   /** Raw model output [n,K] (logits, or probabilities for imported models that emit only those) for model inputs. */
   async rawScores(x: Float32Array, n: number): Promise<Float32Array> {
     return (await this.inference.run(x, n, this.inputShape)).logits;
+  }
+
+  /**
+   * Logits [n,K] for model inputs when the model has them: the layer graph's (imported files that
+   * end in softmax/sigmoid lose it on import) or model.onnx's when it emits logits; null otherwise.
+   */
+  async logits(x: Float32Array, n: number): Promise<Float32Array | null> {
+    if (this.gradient) return this.gradient.logits(x, n);
+    if (this.meta.origin === 'trained' || this.meta.output.kind === 'logits') return this.rawScores(x, n);
+    return null;
   }
 
   /** Probabilities [n,K] for grey intensities [n, size²]. */

@@ -14,7 +14,10 @@ import type { GreyImage } from '../data/grey-image.js';
 import { readImageBuffer } from '../data/image.js';
 import { resizeImage } from '../data/preprocess/index.js';
 import { datasetImages, type LoadedModel } from '../explain/loaded-model.js';
-import { sha256File } from '../train/model-folder.js';
+import { sha256File, type ModelJson } from '../train/model-folder.js';
+import { buildTargets } from '../train/build-targets.js';
+import { parseTrainOptions } from '../train/options.js';
+import { chooseValidation } from '../train/split.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { errorMessage, InputError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
@@ -39,7 +42,7 @@ export const oodDetectorSchema = z.object({
   }).nullable(),
   energy: z.object({ temperature: z.number().positive(), threshold: z.number() }).nullable(),
   headerProfile: headerProfileSchema.nullable(),
-  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string() }),
+  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string(), split: z.string() }),
   createdAt: z.string(),
 });
 export type OodDetector = z.infer<typeof oodDetectorSchema>;
@@ -60,8 +63,13 @@ export async function oodScores(model: LoadedModel, det: Pick<OodDetector, 'maha
   for (let s = 0; s < n; s += batch) {
     const m = Math.min(batch, n - s);
     const x = model.toInput(images.subarray(s * px, (s + m) * px), m);
-    const logits = await model.rawScores(x, m);
-    energy.set(energyScores(logits, m, k, det?.energy?.temperature ?? 1), s);
+    const logits = await model.logits(x, m);
+    if (logits) energy.set(energyScores(logits, m, k, det?.energy?.temperature ?? 1), s);
+    else {
+      // Probability-only model without a graph: −log max p (maximum softmax probability) instead.
+      const p = await model.rawScores(x, m);
+      for (let i = 0; i < m; i++) { let mx = 0; for (let c = 0; c < k; c++) mx = Math.max(mx, p[i * k + c]!); energy[s + i] = -Math.log(Math.max(mx, 1e-12)); }
+    }
     if (features) features.set((await model.gradient!.features(x, m)).features, s * dim);
   }
   const mahalanobis = det?.mahalanobis && features ? mahalanobisScores(det.mahalanobis, features, n) : null;
@@ -79,15 +87,34 @@ export interface FitOodOptions {
   onProgress?: ProgressCallback;
 }
 
-/** Default fit / calibration split of a dataset (train vs val, else a seeded 80/20). */
-export function oodSplit(ds: Dataset, seed = 1): { fit: number[]; calibration: number[] } {
+/**
+ * Default fit / calibration split of a dataset. When it is the data the model was trained on (same
+ * pixel hash), the model's own train / validation split is reproduced from its provenance, so the
+ * thresholds are set on images the model never trained on (features of training images are tighter
+ * than those of new images, and thresholds set on them reject too many new in-distribution images).
+ * Otherwise the `split` column (train vs val), else a seeded 80/20.
+ */
+export function oodSplit(ds: Dataset, seed = 1, meta?: ModelJson): { fit: number[]; calibration: number[]; method: string } {
   const recs = ds.manifest.records;
+  const t = meta?.training;
+  if (t && t.data.imagesSha256 === ds.meta.imagesSha256) {
+    try {
+      const o = parseTrainOptions(t.options as never);
+      const targets = buildTargets(ds.manifest, meta!.labelKind, o);
+      const v = chooseValidation(recs, targets, o);
+      if (v.trainRows.length === t.split.train && v.valRows.length === t.split.val && v.valRows.length >= 5) {
+        return { fit: v.trainRows, calibration: v.valRows, method: 'the model\'s own train / validation split' };
+      }
+    } catch {
+      // Provenance that cannot be replayed falls back to the generic split below.
+    }
+  }
   const fit = recs.filter((r) => r.split === 'train').map((r) => r.index);
   const cal = recs.filter((r) => r.split === 'val').map((r) => r.index);
-  if (fit.length >= 10 && cal.length >= 10) return { fit, calibration: cal };
+  if (fit.length >= 10 && cal.length >= 10) return { fit, calibration: cal, method: 'the split column (train / val)' };
   const idx = new Rng(seed).shuffle(recs.map((r) => r.index));
   const cut = Math.round(idx.length * 0.8);
-  return { fit: idx.slice(0, cut).sort((a, b) => a - b), calibration: idx.slice(cut).sort((a, b) => a - b) };
+  return { fit: idx.slice(0, cut).sort((a, b) => a - b), calibration: idx.slice(cut).sort((a, b) => a - b), method: 'a seeded 80/20 split' };
 }
 
 /**
@@ -96,7 +123,7 @@ export function oodSplit(ds: Dataset, seed = 1): { fit: number[]; calibration: n
  */
 export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodOptions = {}): Promise<OodDetector> {
   const rate = o.acceptanceRate ?? 0.95;
-  const split = oodSplit(ds, o.seed);
+  const split = oodSplit(ds, o.seed, model.meta);
   const fit = o.fitIndices ?? split.fit;
   const cal = o.calibrationIndices ?? split.calibration;
   if (fit.length < 10 || cal.length < 5) throw new InputError('OOD_TOO_FEW', `need ≥ 10 images to fit and ≥ 5 to calibrate the OOD detector, got ${fit.length} and ${cal.length}`);
@@ -114,12 +141,15 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
   }
   const calScores = await oodScores(model, { mahalanobis, energy: { temperature: 1, threshold: Infinity } }, datasetImages(ds, model.size, cal), cal.length);
   o.onProgress?.({ stage: 'ood fit', done: 2, total: 2 });
-  const series = [calScores.energy, ...(calScores.mahalanobis ? [calScores.mahalanobis] : [])];
+  // The energy score assumes softmax logits: with independent sigmoid findings a confidently normal
+  // image has all logits low, i.e. a high energy, so multi-label models use the features alone.
+  const useEnergy = model.meta.labelKind !== 'multilabel' || !mahalanobis;
+  const series = [...(useEnergy ? [calScores.energy] : []), ...(calScores.mahalanobis ? [calScores.mahalanobis] : [])];
   const t = jointThresholds(series, rate);
-  const energy = { temperature: 1, threshold: t[0]! };
-  if (mahalanobis) mahalanobis.threshold = t[1]!;
+  const energy = useEnergy ? { temperature: 1, threshold: t[0]! } : null;
+  if (mahalanobis) mahalanobis.threshold = t[useEnergy ? 1 : 0]!;
   let accepted = 0;
-  for (let i = 0; i < cal.length; i++) if (calScores.energy[i]! <= energy.threshold && (!calScores.mahalanobis || calScores.mahalanobis[i]! <= mahalanobis!.threshold)) accepted++;
+  for (let i = 0; i < cal.length; i++) if ((!energy || calScores.energy[i]! <= energy.threshold) && (!calScores.mahalanobis || calScores.mahalanobis[i]! <= mahalanobis!.threshold)) accepted++;
   const rows: HeaderFields[] = fit.map((i) => fieldsFromColumns(ds.manifest.records[i]!.columns));
   const profile = buildHeaderProfile(rows);
   const hasHeaders = profile.modality.length > 0 || profile.photometric.length > 0;
@@ -132,7 +162,7 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
     mahalanobis,
     energy,
     headerProfile: hasHeaders ? profile : null,
-    fit: { images: fit.length, calibrationImages: cal.length, calibrationAcceptance: accepted / cal.length, source: ds.meta.source },
+    fit: { images: fit.length, calibrationImages: cal.length, calibrationAcceptance: accepted / cal.length, source: ds.meta.source, split: o.fitIndices ? 'given' : split.method },
     createdAt: new Date().toISOString(),
   });
 }

@@ -2,8 +2,8 @@
  * Out-of-distribution detection on a model's own view of an image:
  *   - Mahalanobis distance of the penultimate features (Lee et al. 2018: class means, one shared
  *     covariance), with Ledoit–Wolf shrinkage so a few hundred images give a stable inverse;
- *   - the energy score of the logits (Liu et al. 2020), −T·logsumexp(logits/T), for models whose
- *     features radml cannot read (imported ONNX).
+ *   - the energy score of the logits (Liu et al. 2020), −T·logsumexp(logits/T), which also covers
+ *     models whose features radml cannot read (imported ONNX).
  * Thresholds are set on held-out in-distribution images for a chosen acceptance rate (default 95%).
  * Everything here is pure maths on arrays; ood-detector.ts ties it to models and files.
  */

@@ -42,16 +42,35 @@ export interface PoisoningReport {
   gradientNormMedian: number | null;
 }
 
+/** Robust z-scores of log(v) within each group (e.g. the true class). */
+function groupedLogZ(v: ArrayLike<number>, groups: ArrayLike<number> | undefined): Float64Array {
+  const out = new Float64Array(v.length);
+  const keys = new Map<number, number[]>();
+  for (let i = 0; i < v.length; i++) {
+    const g = groups ? groups[i]! : 0;
+    if (!keys.has(g)) keys.set(g, []);
+    keys.get(g)!.push(i);
+  }
+  for (const idx of keys.values()) {
+    const z = robustZ(idx.map((i) => Math.log(Math.max(v[i]!, 1e-8))));
+    idx.forEach((i, j) => { out[i] = z[j]!; });
+  }
+  return out;
+}
+
 /**
- * Flag samples whose per-sample loss (or input-gradient norm) has a robust z-score above `threshold`
- * (default 3.5, Iglewicz & Hoaglin). Only high values are flagged: a low loss is not suspicious.
+ * Flag samples whose per-sample loss (or gradient norm) has a robust z-score above `threshold`
+ * (default 3.5, Iglewicz & Hoaglin). Scores are computed on log values (losses of a trained model
+ * are heavy-tailed: most near 0) and within `groups` (e.g. the true class, so a rare class is not
+ * flagged wholesale). Only high values are flagged: a low loss is not suspicious.
  */
-export function flagAnomalousSamples(losses: ArrayLike<number>, gradientNorms?: ArrayLike<number>, opts: { threshold?: number } = {}): PoisoningReport {
+export function flagAnomalousSamples(losses: ArrayLike<number>, gradientNorms?: ArrayLike<number>, opts: { threshold?: number; groups?: ArrayLike<number> } = {}): PoisoningReport {
   const n = losses.length;
   if (gradientNorms && gradientNorms.length !== n) throw new InputError('LENGTH_MISMATCH', `${n} losses but ${gradientNorms.length} gradient norms`);
+  if (opts.groups && opts.groups.length !== n) throw new InputError('LENGTH_MISMATCH', `${n} losses but ${opts.groups.length} group labels`);
   const threshold = opts.threshold ?? 3.5;
-  const lz = robustZ(losses);
-  const gz = gradientNorms ? robustZ(gradientNorms) : null;
+  const lz = groupedLogZ(losses, opts.groups);
+  const gz = gradientNorms ? groupedLogZ(gradientNorms, opts.groups) : null;
   const flagged: PoisoningFlag[] = [];
   for (let i = 0; i < n; i++) {
     const reasons: string[] = [];

@@ -37,7 +37,11 @@ export async function poisoningScreen(model: LoadedModel, ds: Dataset, opts: { t
     norms.set(r.gradientNorms, s);
     opts.onProgress?.({ stage: 'poisoning screen', done: Math.min(n, s + m), total: n });
   }
-  const rep = flagAnomalousSamples(losses, norms, { threshold: opts.threshold });
+  // Group by the true class (categorical) so class imbalance does not decide what is "anomalous".
+  const groups = model.meta.labelKind === 'categorical'
+    ? idx.map((i) => { let b = 0; for (let c = 1; c < k; c++) if (target[i * k + c]! > target[i * k + b]!) b = c; return b; })
+    : undefined;
+  const rep = flagAnomalousSamples(losses, norms, { threshold: opts.threshold, groups });
   const flagged = rep.flagged.map((f) => ({ ...f, index: idx[f.index]! }));
   return { ...rep, flagged, flaggedPaths: flagged.map((f) => ds.manifest.records[f.index]!.path) };
 }
@@ -90,7 +94,7 @@ export async function sourceAcceptance(model: LoadedModel, det: OodDetector, sou
       else {
         r.rejected++;
         for (const reason of c.reasons) {
-          const key = reason.replace(/ [\d.]+ above.*/, '').replace(/:.*/, '').replace(/^(modality|view|body part|photometric interpretation|bits stored) .*/, '$1');
+          const key = reason.replace(/ -?[\d.]+ above.*/, '').replace(/:.*/, '').replace(/^(modality|view|body part|photometric interpretation|bits stored) .*/, '$1');
           r.reasons[key] = (r.reasons[key] ?? 0) + 1;
         }
       }

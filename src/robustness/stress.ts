@@ -89,9 +89,13 @@ export function intensityLossGradient(model: LoadedModel, target: Float32Array, 
 export function intensityQueryLoss(model: LoadedModel, target: Float32Array): QueryLossFunction {
   const kind = model.meta.labelKind === 'multilabel' ? 'bce_logits' : 'softmax_ce';
   return async (x, n) => {
-    let scores = await model.rawScores(model.toInput(x, n), n);
-    // Probabilities-only models: logs keep the margin meaningful for softmax outputs.
-    if (model.meta.output.kind === 'probabilities' && model.meta.origin === 'imported') scores = scores.map((p) => Math.log(Math.max(p, 1e-12)));
+    const input = model.toInput(x, n);
+    // Probability-only models: log p keeps the softmax margin as with logits; log-odds invert a sigmoid.
+    const sigmoid = model.meta.output.activation === 'sigmoid';
+    const scores = (await model.logits(input, n)) ?? (await model.rawScores(input, n)).map((p) => {
+      const q = Math.min(1 - 1e-7, Math.max(1e-12, p));
+      return sigmoid ? Math.log(q / (1 - q)) : Math.log(q);
+    });
     return attackLoss(scores, n, model.numClasses, target, kind);
   };
 }

@@ -16,6 +16,10 @@ import { RadmlError, InputError, UnsupportedError, errorMessage } from '../util/
 import { bearerToken, type Principal, type TokenVerifier } from './auth.js';
 import type { ServeConfig } from './config.js';
 import { decodeInput } from './input.js';
+import type { DecodePool } from './decode-pool.js';
+import type { ImagePrediction } from './runner.js';
+import type { GreyImage } from '../data/grey-image.js';
+import type { DicomHeader } from '../data/dicom/index.js';
 import type { Metrics } from './metrics.js';
 import type { Pseudonymiser } from './pseudonym.js';
 import { modelFilesFromTar, type ModelRegistry } from './registry.js';
@@ -51,6 +55,8 @@ export interface AppContext {
   /** Queue a study for every active model version; returns job ids (throws QueueFullError). */
   queueStudy?: (studyUid: string) => Promise<number[]>;
   log?: (line: Record<string, unknown>) => void;
+  /** Decode/preprocess off the main thread (absent: on the main thread). */
+  decodePool?: DecodePool;
 }
 
 /** JSON Schema (draft-07) of a zod schema, for Fastify validation and the OpenAPI document. */
@@ -227,22 +233,40 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     const mv = await registry.resolve(q.model, q.version);
     const runner = await registry.runner(mv);
     const guard = await registry.guard(mv);
-    const decoded = await decodeInput(req.body, 'upload', cfg.selection, guard ? (h) => guard.headerReasons(h) : undefined);
+    let pred: ImagePrediction;
+    let image: GreyImage | undefined;
+    let header: DicomHeader | undefined;
+    let format: string;
+    if (ctx.decodePool) {
+      const d = await ctx.decodePool.decode(req.body, 'upload', {
+        selection: cfg.selection, headerProfile: guard?.headerProfile ?? null, preprocessing: runner.meta.preprocessing,
+        channels: runner.meta.input.channels, wantImage: Boolean(guard) || Boolean(q.heatmap && cfg.heatmapGrid > 0),
+      });
+      image = d.image;
+      header = d.header;
+      format = d.format;
+      pred = (await runner.predictInputs(d.input, 1))[0]!;
+    } else {
+      const d = await decodeInput(req.body, 'upload', cfg.selection, guard ? (h) => guard.headerReasons(h) : undefined);
+      image = d.image;
+      header = d.header;
+      format = d.format;
+      pred = (await runner.predict([d.image]))[0]!;
+    }
     if (guard) {
-      const c = await guard.check(decoded.image, decoded.header);
+      const c = await guard.check(image!, header);
       if (!c.accepted) throw new UnsupportedError('OUT_OF_DISTRIBUTION', `upload: not scored: out of distribution: ${c.reasons.join('; ')}`);
     }
-    const [pred] = await runner.predict([decoded.image]);
     metrics.predictions.inc({ model: mv.name, version: String(mv.version), path: 'sync', silent: 'false' });
     const out: Record<string, unknown> = {
-      model: mv.name, version: mv.version, onnxSha256: mv.onnxSha256, scores: pred!.scores, decisions: pred!.decisions,
+      model: mv.name, version: mv.version, onnxSha256: mv.onnxSha256, scores: pred.scores, decisions: pred.decisions,
       operatingPoint: { thresholds: runner.operatingPoint.thresholds, ...(runner.operatingPoint.rule ? { rule: runner.operatingPoint.rule } : {}) },
     };
     if (q.heatmap && cfg.heatmapGrid > 0) {
-      const cls = runner.targetClass(pred!);
-      out.heatmap = { class: cls, grid: cfg.heatmapGrid, values: Array.from(await runner.occlusionHeatmap(decoded.image, cls, cfg.heatmapGrid)) };
+      const cls = runner.targetClass(pred);
+      out.heatmap = { class: cls, grid: cfg.heatmapGrid, values: Array.from(await runner.occlusionHeatmap(image!, cls, cfg.heatmapGrid)) };
     }
-    await audit(req, 'predict', `image:${createHash('sha256').update(req.body).digest('hex').slice(0, 16)}`, { model: mv.name, version: mv.version, format: decoded.format, scores: pred!.scores });
+    await audit(req, 'predict', `image:${createHash('sha256').update(req.body).digest('hex').slice(0, 16)}`, { model: mv.name, version: mv.version, format, scores: pred.scores });
     return out;
   });
 

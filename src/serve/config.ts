@@ -73,6 +73,8 @@ export const serveConfigSchema = z.object({
     /** Everything else (JSON bodies). */
     jsonBytes: z.number().int().min(1024).default(1024 * 1024),
   }).prefault({}),
+  /** Worker threads that validate, decode and preprocess images for synchronous inference (0 = main thread). */
+  decodeThreads: z.number().int().min(0).max(64).default(2),
   /** ONNX Runtime intra-op threads per model session. */
   threads: z.number().int().min(1).max(64).default(1),
   /** Occlusion heatmap grid for the Secondary Capture and `?heatmap=1` (0 = off). */

@@ -23,6 +23,10 @@ export class InputGuard {
     return new InputGuard(model, detector);
   }
 
+  get headerProfile(): OodDetector['headerProfile'] {
+    return this.detector.headerProfile;
+  }
+
   /** Header-only reasons (training profile mismatch), usable before any pixel is decoded. */
   headerReasons(header: DicomHeader): string[] {
     return this.detector.headerProfile ? checkHeader(fieldsFromHeader(header), this.detector.headerProfile) : [];

@@ -122,9 +122,14 @@ export class ModelRunner {
     const per = this.meta.input.channels * this.meta.input.size ** 2;
     const x = new Float32Array(images.length * per);
     images.forEach((img, i) => x.set(this.prepare(img), i * per));
-    const p = await this.scoreInputs(x, images.length);
+    return this.predictInputs(x, images.length);
+  }
+
+  /** Scores and decisions for already-prepared inputs (see prepare), e.g. from the decode pool. */
+  async predictInputs(x: Float32Array, n: number): Promise<ImagePrediction[]> {
+    const p = await this.scoreInputs(x, n);
     const k = this.classes.length;
-    return images.map((_, i) => {
+    return Array.from({ length: n }, (_, i) => {
       const scores: Record<string, number> = {};
       const decisions: Record<string, boolean> = {};
       this.classes.forEach((c, j) => {

@@ -11,6 +11,7 @@ import { buildApp, type RouteInfo } from './app.js';
 import { readTokensFile, TokenVerifier, type TokenRecord } from './auth.js';
 import type { ServeConfig } from './config.js';
 import { Metrics } from './metrics.js';
+import { DecodePool } from './decode-pool.js';
 import { OrthancClient } from './orthanc.js';
 import { processStudyJob } from './processor.js';
 import { makePseudonymiser, newPseudonymKey, type Pseudonymiser } from './pseudonym.js';
@@ -135,7 +136,8 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
 
-  const { app, routes } = await buildApp({ cfg, store, registry, tokens, metrics, pseudonym, ready, ...(queueStudy ? { queueStudy } : {}), log });
+  const decodePool = cfg.decodeThreads > 0 ? new DecodePool(cfg.decodeThreads) : undefined;
+  const { app, routes } = await buildApp({ cfg, store, registry, tokens, metrics, pseudonym, ready, ...(queueStudy ? { queueStudy } : {}), ...(decodePool ? { decodePool } : {}), log });
   let url = '';
   if (!opts.noListen) {
     const addr = await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
@@ -152,6 +154,7 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
       await watcher?.stop();
       const r = await worker?.stop(o.graceMs ?? 10_000);
       log({ msg: 'service stopped', releasedLeases: r?.released ?? 0 });
+      await decodePool?.close();
       await registry.close();
       await store.close();
     })();

@@ -7,7 +7,7 @@
  *   const clf = new ImageClassifier({ positive: 'pneumonia', seed: 1 });
  *   await clf.fit(dataset, { outDir: 'model', onProgress });
  *   clf.save('model', { source: 'labels.csv', kind: 'manifest', sha256, skipped: [] });
- *   const probs = await (await ImageClassifier.load('model')).predictProba(testSet);
+ *   const probs = await ImageClassifier.load('model').predictProba(testSet);
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';

@@ -16,4 +16,5 @@ export {
 } from './model-folder.js';
 export { scoreDataset, type ScoreOptions } from './scoring.js';
 export { predictionsTable, type PredictionsTable } from './predictions.js';
-export { loadAnyModel, importModel, sidecarSchema, type Sidecar } from './imported.js';
+export { loadAnyModel, importModel, baseFromModel, sidecarSchema, type Sidecar } from './imported.js';
+export { type BaseModel, workersFor } from './trainer.js';

@@ -140,20 +140,26 @@ class WorkerHandle {
   private pending = new Map<number, Pending>();
   private failure: Error | undefined;
   constructor(readonly worker: Worker) {
-    worker.on('message', (r: WorkerReply) => {
-      const p = this.pending.get(r.id);
-      if (!p) return;
-      this.pending.delete(r.id);
-      if (r.type === 'error') p.reject(new RadmlError('TRAIN_WORKER', `gradient worker failed: ${r.message}`));
-      else p.resolve(r);
-    });
     const failAll = (e: Error) => {
       this.failure = e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
+    worker.on('message', (r: WorkerReply) => {
+      const p = this.pending.get(r.id);
+      if (!p) {
+        // An error outside any request (e.g. the worker's module failed to load) fails everything pending.
+        if (r.type === 'error') failAll(new RadmlError('TRAIN_WORKER', `gradient worker failed to start: ${r.message}`));
+        return;
+      }
+      this.pending.delete(r.id);
+      if (r.type === 'error') p.reject(new RadmlError('TRAIN_WORKER', `gradient worker failed: ${r.message}`));
+      else p.resolve(r);
+    });
     worker.on('error', (e) => failAll(new RadmlError('TRAIN_WORKER', `gradient worker crashed: ${e.message}`, { cause: e })));
-    worker.on('exit', (code) => { if (code !== 0) failAll(new RadmlError('TRAIN_WORKER', `gradient worker exited with code ${code}`)); });
+    worker.on('exit', (code) => {
+      if (code !== 0 || this.pending.size > 0) failAll(new RadmlError('TRAIN_WORKER', `gradient worker exited (code ${code})`));
+    });
   }
   call(msg: Omit<WorkerInit, 'id'> | Omit<Extract<WorkerRequest, { type: 'step' }>, 'id'> | { type: 'close' }): Promise<WorkerReply> {
     if (this.failure) return Promise.reject(this.failure);

@@ -9,6 +9,7 @@ import { GradientModel } from '../../src/explain/model.js';
 import { AdversarialGenerator, adversarialBatch, attackLoss, fgsm, pgd, squareAttack } from '../../src/robustness/attacks.js';
 import { checkImages, fitOodDetector, loadOodDetector, saveOodDetector } from '../../src/robustness/ood-detector.js';
 import { intensityLossGradient, intensityQueryLoss, stressTest } from '../../src/robustness/stress.js';
+import { poisoningScreen } from '../../src/robustness/screen.js';
 import { Rng } from '../../src/util/rng.js';
 import { PX, SIZE, toInput, toyData, trainToy, writeToyDataset, writeToyModel, type ToyData } from './toy.js';
 import type { LayerGraph, ParamSet } from '../../src/engine/index.js';
@@ -138,6 +139,18 @@ test('stress test: curves for every attack and corruption, monotone-ish AUROC de
   assert.ok(pgdCurve.points[2]!.auroc! < pgdCurve.points[0]!.auroc! - 0.2, JSON.stringify(pgdCurve.points));
   assert.equal(r.curves.find((c) => c.name === 'jpeg')!.points.length, 6);
   assert.deepEqual(r.scoredClasses, ['lesion']);
+});
+
+test('poisoning screen: flipped labels planted in the training set are the ones flagged', async () => {
+  const d = toyData(200, 321);
+  const planted = [7, 50, 133];
+  for (const i of planted) d.labels[i] = 1 - d.labels[i]!;
+  writeToyDataset(join(dir, 'poisoned'), d);
+  const r = await poisoningScreen(model, readDataset(join(dir, 'poisoned')));
+  const flagged = r.flagged.map((f) => f.index);
+  for (const i of planted) assert.ok(flagged.includes(i), `planted sample ${i} not flagged (flagged ${flagged})`);
+  assert.ok(flagged.length <= 8, `too many flagged: ${flagged.length}`);
+  for (const i of planted) assert.ok(r.flaggedPaths.includes(`img${i}.png`));
 });
 
 test('a tampered model file is refused at load with a clear message', async () => {

@@ -102,7 +102,7 @@ export async function startOrthanc(dir: string): Promise<OrthancHandle> {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
     },
     async upload(bytes) {

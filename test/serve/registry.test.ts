@@ -134,7 +134,7 @@ test('a model folder with ood.json gates inputs: header profile before decoding,
       format: 'radml-ood', version: 1, modelSha256: sha256File(join(folder, 'model.onnx')), acceptanceRate: 0.95, mahalanobis: null,
       energy: { temperature: 1, threshold: energyThreshold },
       headerProfile: { modality: ['DX'], bodyPart: ['CHEST'], view: ['AP', 'PA'], photometric: ['MONOCHROME2'], bitsStored: null, images: 100 },
-      fit: { images: 100, calibrationImages: 20, calibrationAcceptance: 0.95, source: 'test' }, createdAt: new Date().toISOString(),
+      fit: { images: 100, calibrationImages: 20, calibrationAcceptance: 0.95, source: 'test', split: 'train' }, createdAt: new Date().toISOString(),
     });
     writeFileSync(join(folder, 'ood.json'), JSON.stringify(ood(1e9)));
     const { model } = await svc.registry.registerFolder('cxr', folder, 'test');

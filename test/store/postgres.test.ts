@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresStore, QueueFullError, verifyAuditChain } from '../../src/store/index.js';
@@ -54,10 +54,14 @@ async function startPostgres(dir: string): Promise<{ port: number; proc: ChildPr
   return {
     port, proc,
     stop: async () => {
+      // Signal the postmaster itself (runuser does not pass signals on): SIGINT = fast shutdown.
+      const pidFile = join(dir, 'data', 'postmaster.pid');
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
       const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGINT'); // fast shutdown
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+      else proc.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      if (proc.exitCode === null && Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL');
     },
   };
 }

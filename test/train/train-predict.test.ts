@@ -37,6 +37,16 @@ test('train then predict on a tiny synthetic cohort: learns, writes the contract
     const a = auroc(scores, table.rows.map((r) => (r['label'] === 'abnormal' ? 1 : 0)));
     assert.ok(a > 0.9, `AUROC on the training cohort ${a}`);
 
+    // An undecodable image is reported, not silently dropped.
+    writeFileSync(join(dir, 'img', 'broken.png'), Buffer.from('not a png at all'));
+    const withBroken = join(dir, 'with-broken.csv');
+    writeFileSync(withBroken, readFileSync(manifest, 'utf8') + 'img/broken.png,normal,P999\n');
+    const b = captureIO();
+    assert.equal(await main(['predict', '--model', model, '--data', withBroken, '--out', join(dir, 'pb.csv')], b.io), 0, b.err.join('\n'));
+    assert.match(b.err.join('\n'), /skipped img\/broken\.png: /);
+    assert.match(b.out.join('\n'), /wrote 60 predictions .* 1 image\(s\) could not be read/);
+    assert.equal(readCsv(join(dir, 'pb.csv')).rows.length, 60);
+
     // One changed byte in model.onnx: predict refuses with a message naming the file.
     const onnxPath = join(model, 'model.onnx');
     const bytes = readFileSync(onnxPath);

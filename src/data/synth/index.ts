@@ -3,8 +3,9 @@
  *
  * Owns the generator end to end — population and labels (population.ts), site acquisition profiles
  * (sites.ts), the phantom and its finding masks (phantom.ts), acquisition (acquisition.ts), DICOM
- * encoding (dicom.ts, through src/data/dicom/writer.ts), reports (reports.ts) and simulated readers
- * (readers.ts) — and writes the folder `radml synth` produces:
+ * encoding (dicom.ts, through src/data/dicom/writer.ts), PNG encoding (png.ts), reports (reports.ts)
+ * and simulated readers (readers.ts); write-study.ts writes one study's files, worker.ts does the same
+ * in worker threads — and writes the folder `radml synth` produces:
  *
  *   dicom/<study_id>.dcm            DICOM Part 10, CR or DX, explicit VR little endian
  *   png/<study_id>.png              16-bit grey PNG, MONOCHROME2
@@ -15,22 +16,25 @@
  *   readers.csv                     id,reader,<findings>: every simulated reader reads every study
  *   cohort.json                     seed, sites, prevalences, reader truth, counts, generator version
  *
- * Everything follows from the seed: the same options give byte-identical files.
+ * Everything follows from the seed: the same options give byte-identical files, whatever the number
+ * of worker threads. A smaller n with the same seed gives the first studies of a larger one.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { formatCsv, type CsvCell } from '../../util/csv.js';
-import { InputError } from '../../util/errors.js';
+import { InputError, RadmlError } from '../../util/errors.js';
 import { noProgress, type ProgressCallback } from '../../util/progress.js';
 import { Rng } from '../../util/rng.js';
-import { studyDicom } from './dicom.js';
-import { encodeGreyPng } from './png.js';
 import { LABEL_MODEL, PERSISTENCE, sampleCohort } from './population.js';
 import { READERS, simulateReads } from './readers.js';
-import { renderStudy } from './render.js';
 import { generateReport } from './reports.js';
 import { siteProfiles } from './sites.js';
+import type { WorkerJob, WorkerMessage } from './worker.js';
+import { writeStudyFiles } from './write-study.js';
 import { FINDINGS, type Finding, type ReaderProfile, type SiteProfile, type StudySpec } from './types.js';
 
 export { FINDINGS, type Finding, type Labels, type SiteProfile, type StudySpec, type ReaderProfile } from './types.js';
@@ -40,6 +44,12 @@ export { siteProfiles, distinctSiteIndex } from './sites.js';
 export { READERS, simulateReads } from './readers.js';
 export { generateReport } from './reports.js';
 export { studyElements, studyUids } from './dicom.js';
+export { writeStudyFiles } from './write-study.js';
+
+/** A sensible worker count for this machine: one per core, at most 8. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
 
 export const GENERATOR = 'radml-synth';
 export const GENERATOR_VERSION = '1.0.0';
@@ -55,6 +65,8 @@ export interface CohortOptions {
   size?: number;
   /** Write DICOM, PNG and mask files (default true). Without them only the CSVs and cohort.json are written. */
   images?: boolean;
+  /** Worker threads rendering images (default 1 = this thread). The output is identical for any count. */
+  workers?: number;
   onProgress?: ProgressCallback;
 }
 
@@ -109,8 +121,10 @@ function validate(opts: CohortOptions): Required<Omit<CohortOptions, 'onProgress
   if (!Number.isInteger(sites) || sites < 1 || sites > 26) throw new InputError('SYNTH_OPTIONS', `sites must be a whole number from 1 to 26, got ${sites}`);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError('SYNTH_OPTIONS', `seed must be a whole number from 0 to 4294967295, got ${seed}`);
   if (!Number.isInteger(size) || size < 64 || size > 2048) throw new InputError('SYNTH_OPTIONS', `size must be a whole number of pixels from 64 to 2048, got ${size}`);
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new InputError('SYNTH_OPTIONS', `workers must be a whole number from 1 to 64, got ${workers}`);
   if (!opts.out) throw new InputError('SYNTH_OPTIONS', 'an output folder is required');
-  return { out: opts.out, n, sites, seed, size, images: opts.images ?? true };
+  return { out: opts.out, n, sites, seed, size, images: opts.images ?? true, workers };
 }
 
 /** Refuse a non-empty folder unless an earlier synth run wrote it. */
@@ -151,11 +165,55 @@ function pruneStale(dir: string, written: Set<string>): void {
   }
 }
 
-/** 8-bit mask PNG: 255 inside, 0 outside. */
-function pngMask(mask: Uint8Array, size: number): Buffer {
-  const u8 = new Uint8Array(mask.length);
-  for (let i = 0; i < mask.length; i++) u8[i] = mask[i] ? 255 : 0;
-  return encodeGreyPng(u8, size, size);
+/** Split the studies over worker threads (contiguous blocks) and collect what they wrote. */
+async function renderInWorkers(
+  studies: StudySpec[],
+  sites: SiteProfile[],
+  size: number,
+  seed: number,
+  dir: string,
+  workers: number,
+  written: Set<string>,
+  onProgress: ProgressCallback,
+): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  const ext = here.endsWith('.ts') ? '.ts' : '.js';
+  const url = new URL(`./worker${ext}`, import.meta.url);
+  const per = Math.ceil(studies.length / workers);
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: workers }, (_, k) => {
+      const job: WorkerJob = { studies: studies.slice(k * per, (k + 1) * per), sites, size, seed, dir };
+      return new Promise<void>((resolveJob, reject) => {
+        // Running from TypeScript sources (tests, `node --import tsx`): loader hooks do not reach
+        // worker threads, so the worker registers tsx itself before importing its module.
+        const w =
+          ext === '.ts'
+            ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); }).catch((e) => { throw e; });`, { eval: true, workerData: job })
+            : new Worker(url, { workerData: job });
+        let failed = false;
+        w.on('message', (m: WorkerMessage) => {
+          if (m.type === 'error') {
+            failed = true;
+            reject(new RadmlError('SYNTH_WORKER', `synthetic image worker failed: ${m.message}`));
+            return;
+          }
+          for (const rel of m.files) written.add(rel);
+          done++;
+          onProgress({ stage: 'synth images', done, total: studies.length });
+        });
+        w.on('error', (e) => {
+          failed = true;
+          reject(new RadmlError('SYNTH_WORKER', `synthetic image worker failed: ${e.message}`, { cause: e }));
+        });
+        w.on('exit', (code) => {
+          if (failed) return;
+          if (code !== 0) reject(new RadmlError('SYNTH_WORKER', `synthetic image worker exited with code ${code}`));
+          else resolveJob();
+        });
+      });
+    }),
+  );
 }
 
 const rate = (num: number, den: number): number => (den > 0 ? Math.round((num / den) * 1e4) / 1e4 : 0);
@@ -186,33 +244,19 @@ export async function generateCohort(opts: CohortOptions): Promise<GenerateResul
   const written = new Set<string>();
   if (o.images) {
     for (const sub of ['dicom', 'png', 'masks']) mkdirSync(join(dir, sub), { recursive: true });
-    let done = 0;
     onProgress({ stage: 'synth images', done: 0, total: studies.length });
-    for (const study of studies) {
-      const site = sites[study.siteIndex]!;
-      const r = renderStudy(study, site, o.size);
-      const id = study.studyId;
-      writeFileAtomic(join(dir, 'dicom', `${id}.dcm`), studyDicom(study, site, r.acquired, o.size, o.seed));
-      written.add(`dicom/${id}.dcm`);
-      const png16 = new Uint16Array(r.acquired.mono2.length);
-      const scale = 65535 / r.acquired.maxValue;
-      for (let i = 0; i < png16.length; i++) png16[i] = Math.round(r.acquired.mono2[i]! * scale);
-      const files: [string, Uint8Array][] = [
-        [`png/${id}.png`, encodeGreyPng(png16, o.size, o.size)],
-        [`masks/${id}.png`, pngMask(r.union, o.size)],
-      ];
-      for (const f of FINDINGS) {
-        const m = r.masks[f];
-        if (m && study.labels[f] === 1) files.push([`masks/${id}_${f}.png`, pngMask(m, o.size)]);
+    const workers = Math.min(o.workers, Math.floor(studies.length / 8));
+    if (workers > 1) {
+      await renderInWorkers(studies, sites, o.size, o.seed, dir, workers, written, onProgress);
+    } else {
+      let done = 0;
+      for (const study of studies) {
+        for (const rel of writeStudyFiles(study, sites[study.siteIndex]!, o.size, o.seed, dir)) written.add(rel);
+        done++;
+        onProgress({ stage: 'synth images', done, total: studies.length });
+        // Let the event loop breathe (progress bar, signals) without slowing the loop down.
+        if (done % 16 === 0) await new Promise<void>((res) => setImmediate(res));
       }
-      for (const [rel, bytes] of files) {
-        writeFileAtomic(join(dir, rel), bytes);
-        written.add(rel);
-      }
-      done++;
-      onProgress({ stage: 'synth images', done, total: studies.length });
-      // Let the event loop breathe (progress bar, signals) without slowing the loop down.
-      if (done % 16 === 0) await new Promise<void>((res) => setImmediate(res));
     }
   }
 

@@ -335,11 +335,9 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
   const broad = new ValueNoise(rng.fork('broad'), 6);
   const fine = new ValueNoise(rng.fork('fine'), 24);
   const finer = new ValueNoise(rng.fork('finer'), 56);
-  const T0 = process.cpuUsage().user;
   const vessels = new Float32Array(n);
   drawVessels(vessels, size, chest, rng.fork('vessels'));
 
-  const T1 = process.cpuUsage().user;
   const att = new Float32Array(n);
   const masks: Partial<Record<Finding, Uint8Array>> = {};
   const mConsolidation = lesions.consolidation ? (masks.Consolidation = new Uint8Array(n)) : undefined;
@@ -383,6 +381,7 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     const shrinkR = ptx && ptx.side === 'right' ? ptxShrink(v) : 0;
     const shrinkL = ptx && ptx.side === 'left' ? ptxShrink(v) : 0;
     const inHeartRows = Math.abs(v - chest.heartCy) < chest.heartHh * 1.1;
+    const platePerRow = Math.cos(((v - chest.top) / 0.046) * Math.PI * 2);
     const medR = chest.medial(v, 'right'), medL = chest.medial(v, 'left');
     const latR = chest.lateral(v, 'right'), latL = chest.lateral(v, 'left');
     // Body: neck, rounded shoulders, torso running off the bottom of the film (per row).
@@ -477,8 +476,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
       // Spine behind the mediastinum, with vertebral end plates.
       if (adu < 0.05) {
         const sp = smooth(0.042, 0.032, adu);
-        const plate = Math.cos(((v - chest.top) / 0.046) * Math.PI * 2);
-        A += sp * (0.07 + 0.025 * plate * plate) * (v > 0.02 ? 1 : 0);
+        const plate = platePerRow;
+        A += sp * (0.05 + 0.014 * plate * plate) * (v > 0.02 ? 1 : 0);
       }
       // Trachea: an air column down to the carina.
       if (adu < 0.02 && v < carina) A -= 0.07 * smooth(0.016, 0.01, adu) * smooth(carina, carina - 0.03, v);
@@ -491,7 +490,6 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     }
   }
 
-  const T2 = process.cpuUsage().user;
   // Bones. Posterior ribs arc from the spine up-and-out then down the lateral wall; the anterior
   // ribs run down-and-in from the lateral wall and are fainter.
   // Where ribs show: inside the rib cage, above the domes, fainter over the mediastinum.
@@ -518,8 +516,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     for (let k = 0; k < 10; k++) {
       const yk = chest.top - 0.012 + k * spacing;
       const th = (0.016 + 0.0014 * k) * a.ribThickness;
-      drawBand(att, size, a.cx, side, 0.035, L, (d) => yk - 0.035 * (d / L) + 0.13 * (d / L) ** 3.5, th, 0.05 + 0.03 * (k / 9), inChest);
-      if (k < 7) drawBand(att, size, a.cx, side, 0.32 * L, 0.97 * L, (d) => yk + 0.075 + 0.2 * (1 - d / L) ** 1.4, th * 1.3, 0.03, inChest);
+      drawBand(att, size, a.cx, side, 0.035, L, (d) => { const t = d / L; return yk - 0.035 * t + 0.13 * t * t * t * Math.sqrt(t); }, th, 0.05 + 0.03 * (k / 9), inChest);
+      if (k < 7) drawBand(att, size, a.cx, side, 0.32 * L, 0.97 * L, (d) => { const t = 1 - d / L; return yk + 0.075 + 0.2 * t * Math.sqrt(Math.sqrt(t)) * (t > 0 ? 1 : 0); }, th * 1.3, 0.03, inChest);
     }
     // Clavicle: medial end by the sternal notch, lateral end up at the shoulder (higher on AP).
     const clTop = chest.top + 0.03 - (view === 'AP' ? 0.035 : 0);
@@ -538,8 +536,5 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
       }
     }
   }
-  const T3 = process.cpuUsage().user;
-  (globalThis as any).__t ??= [0,0,0];
-  (globalThis as any).__t[0] += T1-T0; (globalThis as any).__t[1] += T2-T1; (globalThis as any).__t[2] += T3-T2;
   return { size, attenuation: att, masks };
 }

@@ -2,9 +2,10 @@
  * Minimal greyscale PNG encoder (8- or 16-bit, one IDAT, no ancillary chunks), for the cohort's
  * 16-bit images: sharp 0.35 reads raw input only as 8-bit, so a 16-bit grey PNG cannot be made from
  * pixels through it. Output is deterministic (no time chunk) and any PNG reader (sharp, pngjs,
- * browsers) decodes it. Each row uses the Sub filter, which suits smooth radiographs well.
+ * browsers) decodes it. Each row uses the Sub filter, which suits smooth radiographs well, and
+ * deflate runs with the RLE strategy: as small as the default on noisy 16-bit data, at half the time.
  */
-import { crc32, deflateSync } from 'node:zlib';
+import { constants, crc32, deflateSync } from 'node:zlib';
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.byteLength);
@@ -58,5 +59,5 @@ export function encodeGreyPng(pixels: Uint16Array | Uint8Array, width: number, h
   ihdr[10] = 0; // deflate
   ihdr[11] = 0; // adaptive filtering
   ihdr[12] = 0; // no interlace
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 3 })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 6, strategy: constants.Z_RLE })), chunk('IEND', new Uint8Array(0))]);
 }

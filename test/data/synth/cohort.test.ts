@@ -227,3 +227,38 @@ test('radml synth (CLI) writes a cohort, prints the prevalence table, and reject
   assert.equal(await main(['synth', '--out', dir, '--n', 'many'], io), 2);
   assert.equal(await main(['synth', '--n', '5'], io), 2);
 });
+
+test('dcmtk renders MONOCHROME1 and MONOCHROME2 files with bright mediastinum and dark lungs (window + photometric agree)', { skip: spawnSync('dcmj2pnm', ['--version']).status === 0 ? false : 'dcmj2pnm (Debian dcmtk) is not installed' }, () => {
+  const sites = siteProfiles(4, 1);
+  const studies = sampleCohort({ n: N, seed: 1, sites });
+  const picks = [...new Set(sites.map((s) => `${s.photometric}/${s.rescaleSlope}/${s.bitsStored}`))].map((key) => studies.find((s) => { const x = sites[s.siteIndex]!; return `${x.photometric}/${x.rescaleSlope}/${x.bitsStored}` === key; })).filter((s) => s !== undefined);
+  assert.ok(picks.length >= 3);
+  for (const s of picks) {
+    const out = join(root, `${s.studyId}.pgm`);
+    const r = spawnSync('dcmj2pnm', ['--use-window', '1', join(a, 'dicom', `${s.studyId}.dcm`), out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const pgm = readFileSync(out);
+    const header = pgm.subarray(0, 32).toString('latin1').split(/\s+/);
+    assert.equal(header[0], 'P5');
+    const [w, , max] = [Number(header[1]), Number(header[2]), Number(header[3])];
+    assert.equal(max, 255);
+    const body = pgm.subarray(pgm.length - w * w);
+    // Mean over small boxes: mediastinum at the centre, the right lung a third of the way in.
+    const box = (cx: number, cy: number) => {
+      let sum = 0;
+      for (let y = cy - 4; y <= cy + 4; y++) for (let x = cx - 4; x <= cx + 4; x++) sum += body[y * w + x]!;
+      return sum / 81;
+    };
+    const mediastinum = box(Math.round(w * s.anatomy.cx), Math.round(w * 0.4));
+    const lung = box(Math.round(w * (s.anatomy.cx - 0.22)), Math.round(w * 0.4));
+    assert.ok(mediastinum > lung + 30, `${sites[s.siteIndex]!.name} ${sites[s.siteIndex]!.photometric}: mediastinum ${mediastinum} vs lung ${lung}`);
+  }
+});
+
+test('worker threads produce byte-identical output to the single-threaded run', async () => {
+  const w = join(root, 'workers');
+  await generateCohort({ out: w, n: N, sites: 4, seed: 1, workers: 2 });
+  const list = (d: string) => ['dicom', 'png', 'masks'].flatMap((sub) => readdirSync(join(d, sub)).map((f) => `${sub}/${f}`)).sort();
+  assert.deepEqual(list(w), list(a));
+  for (const rel of [...list(a), 'manifest.csv', 'reports.csv', 'readers.csv', 'cohort.json']) assert.ok(read(a, rel).equals(read(w, rel)), rel);
+});
