@@ -42,7 +42,7 @@ export const oodDetectorSchema = z.object({
   }).nullable(),
   energy: z.object({ temperature: z.number().positive(), threshold: z.number() }).nullable(),
   headerProfile: headerProfileSchema.nullable(),
-  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string(), split: z.string() }),
+  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string(), split: z.string().default('unknown') }),
   createdAt: z.string(),
 });
 export type OodDetector = z.infer<typeof oodDetectorSchema>;

@@ -108,6 +108,10 @@ test('Orthanc bridge: new studies are scored by champion and challenger; SR + SC
     assert.ok(sc.includes(siim.sopInstanceUid), 'SC references its source image');
     execFileSync('dcmj2pnm', [scFile, join(dir, 'sc.ppm')]);
 
+    // The JPEG 2000 MONOCHROME1 chest CR is scored too.
+    const philips = await orthanc.studyInstances(headers['chest_cr_philips_j2k.dcm']!.studyInstanceUid);
+    assert.deepEqual(philips.map((i) => i.modality).sort(), ['CR', 'OT', 'SR']);
+
     // Predictions: both versions recorded for the chest image, the challenger's silently.
     const preds = await svc.store.listPredictions({ studyUid: siim.studyInstanceUid });
     assert.deepEqual(preds.map((p) => [p.modelVersion, p.silent]).sort(), [[1, false], [2, true]]);

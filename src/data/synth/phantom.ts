@@ -516,8 +516,8 @@ export function renderPhantom(input: PhantomInput, size: number): Phantom {
     for (let k = 0; k < 10; k++) {
       const yk = chest.top - 0.012 + k * spacing;
       const th = (0.016 + 0.0014 * k) * a.ribThickness;
-      drawBand(att, size, a.cx, side, 0.035, L, (d) => { const t = d / L; return yk - 0.035 * t + 0.13 * t * t * t * Math.sqrt(t); }, th, 0.05 + 0.03 * (k / 9), inChest);
-      if (k < 7) drawBand(att, size, a.cx, side, 0.32 * L, 0.97 * L, (d) => { const t = 1 - d / L; return yk + 0.075 + 0.2 * t * Math.sqrt(Math.sqrt(t)) * (t > 0 ? 1 : 0); }, th * 1.3, 0.03, inChest);
+      drawBand(att, size, a.cx, side, 0.035, L, (d) => { const t = d / L; return yk - 0.035 * t + 0.13 * t * t * t * Math.sqrt(Math.max(t, 0)); }, th, 0.05 + 0.03 * (k / 9), inChest);
+      if (k < 7) drawBand(att, size, a.cx, side, 0.32 * L, 0.97 * L, (d) => { const t = 1 - d / L; return yk + 0.075 + 0.2 * t * Math.sqrt(Math.sqrt(Math.max(t, 0))); }, th * 1.3, 0.03, inChest);
     }
     // Clavicle: medial end by the sternal notch, lateral end up at the shoulder (higher on AP).
     const clTop = chest.top + 0.03 - (view === 'AP' ? 0.035 : 0);
