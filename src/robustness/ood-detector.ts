@@ -133,9 +133,10 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
   if (fitScores.features) {
     const dim = fitScores.features.length / fit.length;
     // Class-conditional means need labels; predicted classes would leak model errors into the fit, so use the true ones when categorical.
-    const labels = ds.meta.labelKind === 'categorical' && model.meta.labelKind === 'categorical'
-      ? fit.map((i) => Math.max(0, model.meta.classes.indexOf(ds.manifest.records[i]!.label ?? '')))
+    let labels: number[] | undefined = ds.meta.labelKind === 'categorical' && model.meta.labelKind === 'categorical'
+      ? fit.map((i) => model.meta.classes.indexOf(ds.manifest.records[i]!.label ?? ''))
       : undefined;
+    if (labels?.some((l) => l < 0)) labels = undefined; // unlabelled images: one overall mean instead
     const mm = fitMahalanobis(fitScores.features, fit.length, dim, labels);
     mahalanobis = { ...mm, threshold: Infinity };
   }

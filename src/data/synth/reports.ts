@@ -52,8 +52,8 @@ const POSITIVE: Record<Finding, Phrase[]> = {
   Cardiomegaly: [
     () => 'The heart is enlarged.',
     () => 'Cardiomegaly.',
-    () => 'Enlarged cardiac silhouette.',
-    () => 'The cardiac silhouette is enlarged.',
+    () => 'Cardiac enlargement.',
+    () => 'The heart is moderately enlarged.',
     (w) => `${cap(w.size === 'small' ? 'mild' : 'moderate')} cardiomegaly.`,
     () => 'Heart size is enlarged. Mediastinal contours are stable.',
   ],
@@ -66,10 +66,10 @@ const POSITIVE: Record<Finding, Phrase[]> = {
   ],
   Consolidation: [
     (w) => `Focal consolidation in the ${w.side} ${w.zone}.`,
-    (w) => `Airspace disease in the ${w.side} ${w.zone}.`,
-    (w) => `Patchy airspace opacity in the ${w.side} ${w.zone} consistent with pneumonia.`,
+    (w) => `Airspace consolidation in the ${w.side} ${w.zone}.`,
+    (w) => `Patchy consolidation in the ${w.side} ${w.zone} consistent with pneumonia.`,
     (w) => `There is consolidation of the ${w.side} ${w.zone}.`,
-    (w) => `XXXX airspace opacity in the ${w.side} ${w.zone}.`,
+    (w) => `XXXX consolidation in the ${w.side} ${w.zone}.`,
   ],
   Nodule: [
     (w, r) => `A ${6 + r.int(14)} mm nodule in the ${w.side} ${w.zone}.`,
@@ -126,9 +126,9 @@ const EXTRAS = ['No acute bony abnormality.', 'Degenerative changes of the thora
 const OPENERS = ['Comparison: XXXX.', 'Comparison XXXX XXXX.', 'PA and lateral views of the chest.', 'Frontal view of the chest XXXX.', ''];
 
 const IMPRESSION_POSITIVE: Record<Finding, Phrase[]> = {
-  Cardiomegaly: [() => 'Cardiomegaly.', () => 'Enlarged cardiac silhouette.', () => 'Stable cardiomegaly.'],
+  Cardiomegaly: [() => 'Cardiomegaly.', () => 'Enlarged heart.', () => 'Stable cardiomegaly.'],
   Effusion: [(w) => `${cap(w.side)} pleural effusion.`, (w) => `${cap(w.size)} ${w.side} effusion.`, (w) => `${cap(w.side)} pleural fluid.`],
-  Consolidation: [(w) => `${cap(w.side)} ${w.zone} pneumonia.`, (w) => `${cap(w.side)} ${w.zone} airspace disease.`, (w) => `Consolidation in the ${w.side} ${w.zone}.`],
+  Consolidation: [(w) => `${cap(w.side)} ${w.zone} consolidation, likely pneumonia.`, (w) => `${cap(w.side)} ${w.zone} airspace consolidation.`, (w) => `Consolidation in the ${w.side} ${w.zone}.`],
   Nodule: [(w) => `${cap(w.side)} pulmonary nodule, CT recommended.`, () => 'Pulmonary nodule.', (w) => `Nodule in the ${w.side} ${w.zone}.`],
   Pneumothorax: [(w) => `${cap(w.side)} pneumothorax.`, (w) => `${cap(w.size)} ${w.side} pneumothorax. Findings XXXX to the referring physician.`],
 };
