@@ -9,6 +9,8 @@ import { command as explainCmd } from '../../src/cli/explain.js';
 import { command as stressCmd } from '../../src/cli/stress.js';
 import { parseCommandArgs, type CommandIO } from '../../src/cli/lib/command.js';
 import { mapToOriginal, npyBytes } from '../../src/explain/output.js';
+import { saliencySection } from '../../src/explain/report.js';
+import { robustnessSection } from '../../src/robustness/report.js';
 import { toyData, trainToy, writeToyDataset, writeToyModel } from '../robustness/toy.js';
 
 let dir: string;
@@ -59,6 +61,11 @@ test('radml explain writes overlays, .npy maps, saliency.csv and explain.json wi
   assert.ok('gradcam' in summary.sanity && 'ig' in summary.sanity);
   assert.ok(readFileSync(join(out, 'saliency.csv'), 'utf8').startsWith('id,path,class,probability,mask_area,gradcam_pointing_hit'));
   assert.ok(o.lines.some((l) => l.includes('pointing game')));
+  // The report section renders from explain.json (ctx.extras.saliency).
+  const html = saliencySection.render({ results: {} as never, extras: { saliency: summary } })!;
+  assert.match(html, /pointing game/);
+  assert.match(html, /Randomisation sanity test/);
+  assert.equal(saliencySection.render({ results: {} as never }), null);
 });
 
 test('radml stress runs corruptions, the OOD gate (saved next to the model) and the poisoning screen', async () => {
@@ -72,6 +79,7 @@ test('radml stress runs corruptions, the OOD gate (saved next to the model) and 
   assert.ok(existsSync(join(dir, 'model', 'ood.json')));
   assert.equal(r.poisoning.count, 120);
   assert.ok(readFileSync(join(out, 'stress.html'), 'utf8').includes('<svg'));
+  assert.match(robustnessSection.render({ results: {} as never, extras: { robustness: r } })!, /Out-of-distribution gate/);
   // Bad flags are typed errors.
   await assert.rejects(stressCmd.run(parseCommandArgs(stressCmd, ['--model', join(dir, 'model'), '--data', join(dir, 'ds'), '--out', out, '--tests', 'magic']), io()), /unknown test "magic"/);
 });
