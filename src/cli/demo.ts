@@ -29,6 +29,8 @@ Runs, in order, on a synthetic cohort that radml generates itself (no data neede
   7. evaluate AUROC/AUPRC with CIs, operating points chosen on val for a 5:1 cost of a missed
               finding, calibration, subgroups (sex, age band, site, view, manufacturer), per-site
               validation; report.html, results.json, model card and checklists
+  8. serve    start the inference service with the demo model on 127.0.0.1 and keep it running
+              until Ctrl-C (skip with --no-serve)
 Everything goes under --out (default ./radml-demo); an earlier demo there is replaced.`,
   options: {
     out: { type: 'string', short: 'o', arg: '<dir>', description: 'folder for everything the demo writes', default: 'radml-demo' },
@@ -38,6 +40,7 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     'image-size': { type: 'string', arg: 'N', description: 'side of the cached/training image', default: '64' },
     epochs: { type: 'string', arg: 'N', description: 'maximum training epochs', default: '20' },
     keep: { type: 'boolean', description: 'keep an existing --out folder instead of replacing it' },
+    'no-serve': { type: 'boolean', description: 'finish after the report instead of leaving the service running' },
   },
   async run(args, io) {
     const out = resolve(str(args, 'out') ?? 'radml-demo');
@@ -101,7 +104,30 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort']);
     io.out(`Open ${join(evalDir, 'report.html')} in a browser for the full validation report.`);
 
-    io.out(`\nDemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
+    io.out(`\nPipeline finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
+    if (bool(args, 'no-serve')) return 0;
+
+    stage(io, 8, 'Serve the demo model (loopback only) — press Ctrl-C to stop');
+    const { startDemoService } = await import('../serve/index.js');
+    const svc = await startDemoService({ modelDir, dir: join(out, 'serve') });
+    const example = join(cohortDir, 'dicom', 'ST00001.dcm');
+    io.out(`radml serve is running at ${svc.url} with model ${svc.model.name} v${svc.model.version} (champion).`);
+    io.out(`  API document:  ${svc.url}/openapi.json   health: ${svc.url}/health   metrics: ${svc.url}/metrics`);
+    io.out(`  tokens (shown once): radiologist ${svc.tokens.radiologist}`);
+    io.out(`                       admin       ${svc.tokens.admin}`);
+    io.out(`  score a study:  curl -s -H 'Authorization: Bearer ${svc.tokens.radiologist}' --data-binary @${example} '${svc.url}/v1/predict?heatmap=true'`);
+    io.out('Stop it with Ctrl-C (or `kill` this process); the store and audit log stay in ' + join(out, 'serve'));
+    await new Promise<void>((resolveStop) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolveStop();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    io.out('\nstopping the service…');
+    await svc.stop();
     return 0;
   },
 };

@@ -23,6 +23,7 @@ function curvesHtml(r: StressResult): string {
       const series = curves.map((c, i) => ({
         label: c.name,
         color: PALETTE[i % PALETTE.length]!,
+        dash: i >= PALETTE.length,
         points: c.points.filter((p) => p[metric] !== null).map((p, j) => ({ x: kind === 'attack' ? (c.name === 'pgd-l2' ? j : p.strength * 255) : p.strength, y: p[metric]! })),
       }));
       parts.push(linePlot({
