@@ -5,9 +5,32 @@ import { readManifest } from '../data/manifest.js';
 import { holdoutSplit, summariseSplit, writeSplitManifest, formatCountTable } from '../data/splits/index.js';
 import { formatSummary, ingestToDir } from '../data/ingest/index.js';
 import { InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { encodeGreyPng } from '../data/synth/png.js';
 import { formatLabelDemo, labelDemo } from '../labels/index.js';
 import { type Command, type CommandIO, bool, num, str } from './lib/command.js';
 import { progressBar } from './lib/progress-bar.js';
+
+/**
+ * Images that are plainly not chest radiographs (noise, gradients, checkerboards), written as PNG
+ * so the out-of-distribution gate has something foreign to refuse even without ../shared data.
+ */
+function writeForeignImages(dir: string, seed: number): void {
+  const rng = new Rng(seed ^ 0x5eed);
+  mkdirSync(dir, { recursive: true });
+  const size = 96;
+  for (let k = 0; k < 12; k++) {
+    const px = new Uint8Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const v = k % 3 === 0 ? rng.random() : k % 3 === 1 ? (x + y) / (2 * size) : ((x >> 3) + (y >> 3)) % 2;
+        px[y * size + x] = Math.round(255 * v);
+      }
+    }
+    writeFileAtomic(join(dir, `foreign-${k}.png`), encodeGreyPng(px, size, size));
+  }
+}
 
 function stage(io: CommandIO, n: number, title: string): void {
   io.out(`\n━━ ${n}. ${title}`);
@@ -26,10 +49,13 @@ Runs, in order, on a synthetic cohort that radml generates itself (no data neede
               and recover the simulated readers' sensitivity/specificity by Dawid–Skene
   5. train    a multi-label CNN on ONNX Runtime (train split, early stopping on val)
   6. predict  scores for every study
-  7. evaluate AUROC/AUPRC with CIs, operating points chosen on val for a 5:1 cost of a missed
+  7. explain  saliency maps with the randomisation sanity test and pointing-game localisation
+  8. stress   FGSM/PGD/Square attacks, graded corruptions, and an out-of-distribution gate fitted
+              on the training data (tested on foreign images) and saved with the model
+  9. evaluate AUROC/AUPRC with CIs, operating points chosen on val for a 5:1 cost of a missed
               finding, calibration, subgroups (sex, age band, site, view, manufacturer), per-site
               validation; report.html, results.json, model card and checklists
-  8. serve    start the inference service with the demo model on 127.0.0.1 and keep it running
+  10. serve   start the inference service with the demo model on 127.0.0.1 and keep it running
               until Ctrl-C (skip with --no-serve)
 Everything goes under --out (default ./radml-demo); an earlier demo there is replaced.`,
   options: {
@@ -54,7 +80,6 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
       rmSync(out, { recursive: true, force: true });
     }
     mkdirSync(out, { recursive: true });
-    const { writeFileAtomic } = await import('../util/atomic.js');
     writeFileAtomic(join(out, '.radml-demo'), 'written by radml demo; safe to delete\n');
     const started = Date.now();
     const bar = progressBar(io);
@@ -99,15 +124,25 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     const predsPath = join(out, 'predictions.csv');
     await sub(['predict', '--model', modelDir, '--data', dsDir, '--out', predsPath]);
 
-    stage(io, 7, 'Evaluate on the test split: thresholds and recalibration chosen on val; subgroups and sites');
+    stage(io, 7, 'Explain: Grad-CAM, integrated gradients, SmoothGrad, occlusion; localisation against the ground-truth masks');
+    const explainDir = join(out, 'explain');
+    await sub(['explain', '--model', modelDir, '--data', dsDir, '--out', explainDir, '--max-images', '40', '--seed', String(seed)]);
+
+    stage(io, 8, 'Stress: adversarial attacks, natural corruptions, out-of-distribution gate (saved with the model)');
+    const stressDir = join(out, 'stress');
+    const foreign = join(out, 'foreign');
+    writeForeignImages(foreign, seed);
+    await sub(['stress', '--model', modelDir, '--data', dsDir, '--out', stressDir, '--tests', 'attacks,corruptions,ood', '--ood-data', foreign, '--save-ood', '--max-images', '100', '--square-queries', '100', '--seed', String(seed)]);
+
+    stage(io, 9, 'Evaluate on the test split: thresholds and recalibration chosen on val; subgroups and sites');
     const evalDir = join(out, 'evaluation');
-    await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort']);
+    await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort', '--saliency', explainDir, '--robustness', stressDir]);
     io.out(`Open ${join(evalDir, 'report.html')} in a browser for the full validation report.`);
 
     io.out(`\nPipeline finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
     if (bool(args, 'no-serve')) return 0;
 
-    stage(io, 8, 'Serve the demo model (loopback only) — press Ctrl-C to stop');
+    stage(io, 10, 'Serve the demo model (loopback only) — press Ctrl-C to stop');
     const { startDemoService } = await import('../serve/index.js');
     const svc = await startDemoService({ modelDir, dir: join(out, 'serve') });
     const example = join(cohortDir, 'dicom', 'ST00001.dcm');

@@ -2,7 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { evaluatePredictions, type EvaluateOptions } from '../evaluate/index.js';
-import { writeEvaluation } from '../report/index.js';
+import { type ReportSection, writeEvaluation } from '../report/index.js';
+import { saliencySection } from '../explain/report.js';
+import { robustnessSection } from '../robustness/report.js';
 import { readCsv } from '../util/csv.js';
 import { InputError } from '../util/errors.js';
 import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
@@ -52,6 +54,8 @@ Examples:
 `,
   options: {
     predictions: { type: 'string', arg: '<csv>', description: 'predictions CSV (manifest columns plus score_<class>)' },
+    saliency: { type: 'string', arg: '<dir>', description: 'output folder of `radml explain`: adds a saliency section to the report' },
+    robustness: { type: 'string', arg: '<dir>', description: 'output folder of `radml stress`: adds a robustness section to the report' },
     out: { type: 'string', arg: '<dir>', description: 'output folder' },
     label: { type: 'string', arg: '<column>', description: 'categorical label column (default: label)' },
     positive: { type: 'string', arg: '<class>', description: 'positive class (score column score_<class>)' },
@@ -116,7 +120,21 @@ Examples:
     bar.stop();
     const { results } = output;
     const title = str(args, 'title');
-    writeEvaluation(out, output, title ? { title } : {});
+    const extras: Record<string, unknown> = {};
+    const extraSections: ReportSection[] = [];
+    for (const [flag, file, key, section] of [['saliency', 'explain.json', 'saliency', saliencySection], ['robustness', 'stress.json', 'robustness', robustnessSection]] as const) {
+      const dir = str(args, flag);
+      if (!dir) continue;
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new InputError('FILE_UNREADABLE', `${path}: not found; --${flag} takes the --out folder of \`radml ${flag === 'saliency' ? 'explain' : 'stress'}\``, { file: path });
+      try {
+        extras[key] = JSON.parse(readFileSync(path, 'utf8'));
+      } catch (e) {
+        throw new InputError('FILE_UNREADABLE', `${path}: not valid JSON (${(e as Error).message})`, { file: path });
+      }
+      extraSections.push(section);
+    }
+    writeEvaluation(out, output, { ...(title && { title }), ...(extraSections.length && { extraSections, extras }) });
 
     for (const m of results.messages) io.err(`${m.level}: ${m.text}`);
     for (const c of Object.values(results.classes)) {
