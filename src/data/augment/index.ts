@@ -14,7 +14,8 @@ import { type FillMode, inverseAffine, isIdentityGeometry, warpAffine } from './
 
 export * from './spec.js';
 export * from './warp.js';
-export { applyGamma, applyContrastBrightness, gaussianBlur, gaussianKernel, addGaussianNoise, addTabulatedGaussianNoise, normalQuantile } from './intensity.js';
+export { applyGamma, applyContrastBrightness, gaussianBlur, gaussianKernel, addGaussianNoise, addTabulatedGaussianNoise } from './intensity.js';
+export { normalQuantile } from '../../util/normal.js';
 
 /** Blur below this sigma changes nothing visible; skipping it keeps the zero-strength spec exact. */
 const MIN_BLUR_SIGMA = 0.05;

@@ -1,4 +1,5 @@
 /** Intensity augmentations on [0, 1] images. Each writes into `out` (may alias the input). */
+import { normalQuantileTable16 } from '../../util/normal.js';
 
 const GAMMA_LUT_STEPS = 4096;
 let logTable: Float64Array | undefined;
@@ -97,25 +98,7 @@ export function addGaussianNoise(src: Float32Array, sd: number, normal: () => nu
   for (let i = 0; i < src.length; i++) out[i] = src[i]! + sd * normal();
 }
 
-const NORMAL_TABLE_BITS = 16;
-let normalTable: Float32Array | undefined;
 
-/** Inverse standard normal CDF (Acklam's rational approximation, relative error < 1.2e-9). */
-export function normalQuantile(p: number): number {
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-  const pl = 0.02425;
-  if (p < pl) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
-  }
-  if (p > 1 - pl) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
-}
 
 /**
  * Gaussian noise for a whole image from 16-bit uniform indices into a table of the 65,536 normal
@@ -134,13 +117,7 @@ export function addTabulatedGaussianNoise(src: Float32Array, sd: number, nextUin
     s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl32(s3, 11);
     return r >>> 0;
   };
-  let table = normalTable;
-  if (!table) {
-    const n = 1 << NORMAL_TABLE_BITS;
-    table = new Float32Array(n);
-    for (let k = 0; k < n; k++) table[k] = normalQuantile((k + 0.5) / n);
-    normalTable = table;
-  }
+  const table = normalQuantileTable16();
   const len = src.length;
   let i = 0;
   for (; i + 1 < len; i += 2) {
