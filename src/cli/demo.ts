@@ -136,7 +136,7 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
 
     stage(io, 9, 'Evaluate on the test split: thresholds and recalibration chosen on val; subgroups and sites');
     const evalDir = join(out, 'evaluation');
-    await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort', '--saliency', explainDir, '--robustness', stressDir]);
+    await sub(['evaluate', '--predictions', predsPath, '--out', evalDir, '--model', modelDir, '--groups', 'sex,age_band,site,view,manufacturer', '--costs', 'fn=5,fp=1', '--seed', String(seed), '--title', 'radml demo: synthetic multi-site cohort', '--saliency', explainDir, '--robustness', stressDir, '--save-operating-points']);
     io.out(`Open ${join(evalDir, 'report.html')} in a browser for the full validation report.`);
 
     io.out(`\nPipeline finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Everything is in ${out}`);
@@ -150,7 +150,7 @@ Everything goes under --out (default ./radml-demo); an earlier demo there is rep
     io.out(`  API document:  ${svc.url}/openapi.json   health: ${svc.url}/health   metrics: ${svc.url}/metrics`);
     io.out(`  tokens (shown once): radiologist ${svc.tokens.radiologist}`);
     io.out(`                       admin       ${svc.tokens.admin}`);
-    io.out(`  score a study:  curl -s -H 'Authorization: Bearer ${svc.tokens.radiologist}' --data-binary @${example} '${svc.url}/v1/predict?heatmap=true'`);
+    io.out(`  score a study:  curl -s -H 'Authorization: Bearer ${svc.tokens.radiologist}' -H 'Content-Type: application/dicom' --data-binary @${example} '${svc.url}/v1/predict?heatmap=true'`);
     io.out('Stop it with Ctrl-C (or `kill` this process); the store and audit log stay in ' + join(out, 'serve'));
     await new Promise<void>((resolveStop) => {
       const stop = () => {

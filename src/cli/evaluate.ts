@@ -6,6 +6,7 @@ import { type ReportSection, writeEvaluation } from '../report/index.js';
 import { saliencySection } from '../explain/report.js';
 import { robustnessSection } from '../robustness/report.js';
 import { readCsv } from '../util/csv.js';
+import { saveOperatingPoints } from '../train/index.js';
 import { InputError } from '../util/errors.js';
 import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
 import { progressBar } from './lib/progress-bar.js';
@@ -54,6 +55,7 @@ Examples:
 `,
   options: {
     predictions: { type: 'string', arg: '<csv>', description: 'predictions CSV (manifest columns plus score_<class>)' },
+    'save-operating-points': { type: 'boolean', description: 'with --model: record each class\'s headline threshold (chosen on the tuning split) in model.json for deployment' },
     saliency: { type: 'string', arg: '<dir>', description: 'output folder of `radml explain`: adds a saliency section to the report' },
     robustness: { type: 'string', arg: '<dir>', description: 'output folder of `radml stress`: adds a robustness section to the report' },
     out: { type: 'string', arg: '<dir>', description: 'output folder' },
@@ -136,6 +138,23 @@ Examples:
     }
     writeEvaluation(out, output, { ...(title && { title }), ...(extraSections.length && { extraSections, extras }) });
 
+    if (bool(args, 'save-operating-points')) {
+      if (!modelDir) throw new InputError('CLI_ARGS', '--save-operating-points needs --model <model-dir>');
+      const thresholds: Record<string, number> = {};
+      const rules = new Set<string>();
+      for (const [name, c] of Object.entries(results.classes)) {
+        const op = c.operating_point;
+        if (op && typeof op.threshold === 'number' && Number.isFinite(op.threshold)) {
+          thresholds[name] = op.threshold;
+          rules.add(`${op.rule} (${op.chosen_on})`);
+        }
+      }
+      if (Object.keys(thresholds).length === 0) io.err('no operating point could be chosen; model.json left unchanged');
+      else {
+        saveOperatingPoints(modelDir, thresholds, [...rules].join('; '));
+        io.out(`recorded ${Object.keys(thresholds).length} operating point(s) in ${join(modelDir, 'model.json')}`);
+      }
+    }
     for (const m of results.messages) io.err(`${m.level}: ${m.text}`);
     for (const c of Object.values(results.classes)) {
       const a = c.auroc;

@@ -38,8 +38,7 @@ export function subgroupColumns(h: DicomHeader): Record<string, string> {
  * instance throws UnsupportedError ('NOT_ELIGIBLE' / 'OUT_OF_DISTRIBUTION') with the reasons.
  */
 export async function decodeInput(bytes: Uint8Array, name: string, selection?: Selection, headerCheck?: (h: DicomHeader) => string[]): Promise<DecodedInput> {
-  // A "DICM" marker wins over raster magic: some DICOM files carry a TIFF header in their preamble.
-  const format = bytes.length >= 132 && Buffer.from(bytes.subarray(128, 132)).toString('latin1') === 'DICM' ? 'dicom' : sniffFormat(bytes);
+  const format = sniffFormat(bytes);
   if (format === 'png' || format === 'jpeg') return { image: await decodeRaster(bytes, name), format, columns: {} };
   if (format !== 'dicom') throw new InputError('INPUT_FORMAT', `${name}: not a PNG, JPEG or DICOM file`, { file: name });
   const header = readDicomHeader(bytes, name);

@@ -22,6 +22,7 @@ import { InputError } from '../util/errors.js';
 const operatingPointSchema = z.object({
   operatingPoint: z.object({ threshold: z.number(), class: z.string().optional(), rule: z.string().optional() }).optional(),
   operatingPoints: z.record(z.string(), z.number()).optional(),
+  operatingPointRule: z.string().optional(),
 });
 
 export interface OperatingPoint {
@@ -42,7 +43,7 @@ export function readOperatingPoint(dir: string, meta: ModelJson): OperatingPoint
   for (const c of Object.keys(thresholds)) {
     if (!meta.classes.includes(c)) throw new InputError('MODEL_CORRUPT', `${join(dir, MODEL_JSON)}: operating point for unknown class "${c}"`, { file: dir });
   }
-  return { thresholds, rule: op?.rule };
+  return { thresholds, rule: op?.rule ?? raw.data.operatingPointRule };
 }
 
 export interface ImagePrediction {

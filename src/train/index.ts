@@ -12,7 +12,7 @@ export { classWeights, classCounts, positiveWeights, epochOrder, balancedSampleP
 export { GradientPool, shardRanges, poolBatchStats } from './pool.js';
 export { loadCheckpoint, checkpointPath, type Checkpoint, type EpochRecord } from './checkpoint.js';
 export {
-  modelJsonSchema, type ModelJson, MODEL_JSON, MODEL_ONNX, loadModelFolder, readModelJson, verifyArtefacts, writeModelFolder, packageVersions,
+  modelJsonSchema, type ModelJson, MODEL_JSON, MODEL_ONNX, loadModelFolder, readModelJson, verifyArtefacts, writeModelFolder, packageVersions, saveOperatingPoints,
 } from './model-folder.js';
 export { scoreDataset, type ScoreOptions } from './scoring.js';
 export { predictionsTable, type PredictionsTable } from './predictions.js';

@@ -94,6 +94,12 @@ export const modelJsonSchema = z.object({
   architecture: z.record(z.string(), z.unknown()).nullable(),
   training: trainingProvenanceSchema.nullable(),
   validation: validationMetricsSchema.nullable(),
+  /**
+   * Decision thresholds per class for deployment, chosen by `radml evaluate --save-operating-points`
+   * on a tuning split (never the data they are reported on); the service turns scores into decisions with them.
+   */
+  operatingPoints: z.record(z.string(), z.number()).optional(),
+  operatingPointRule: z.string().optional(),
   /** SHA-256 of every artefact, by path relative to the folder (forward slashes). */
   artefacts: z.record(z.string(), sha256Hex),
   createdAt: z.string(),
@@ -187,4 +193,18 @@ export function packageVersions(): { radml: string; 'onnxruntime-node': string; 
     // Not resolvable: recorded as unknown rather than failing the training run.
   }
   return { radml, 'onnxruntime-node': ort, node: process.versions.node };
+}
+
+/**
+ * Record deployment thresholds in model.json (atomically). model.json is not itself an artefact
+ * hash, so the recorded hashes of model.onnx and the rest stay valid.
+ */
+export function saveOperatingPoints(dir: string, thresholds: Record<string, number>, rule: string): ModelJson {
+  const meta = readModelJson(dir);
+  for (const c of Object.keys(thresholds)) {
+    if (!meta.classes.includes(c)) throw new InputError('CLI_ARGS', `${dir}: class "${c}" is not one of the model's classes (${meta.classes.join(', ')})`, { file: dir });
+  }
+  const next = modelJsonSchema.parse({ ...meta, operatingPoints: thresholds, operatingPointRule: rule });
+  writeJsonAtomic(join(dir, MODEL_JSON), next);
+  return next;
 }
