@@ -46,14 +46,8 @@ export type WorkerReply =
   | { type: 'closed'; id: number }
   | { type: 'error'; id: number; message: string };
 
-export interface PoolData {
-  pipe: InputPipeline;
-  pixels: Uint16Array;
-  target: Float32Array;
-  mask: Float32Array;
-  weight: Float32Array;
-  numOutputs: number;
-}
+/** What the pool shares with its workers; the loss kind comes from the training graph. */
+export type PoolData = Omit<ShardData, 'lossKind'>;
 
 export interface StepResult {
   /** Whole-batch loss (mean over counted elements, as the engine defines it). */
