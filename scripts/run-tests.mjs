@@ -14,7 +14,22 @@ function collect(dir) {
   return out;
 }
 
+// The numeric tests compare against Python reference implementations (scikit-learn, pydicom, …).
+// On a fresh machine they are installed here, from test/requirements.txt, so `npm test` alone works.
+function ensurePythonOracles() {
+  const probe = spawnSync('python3', ['-c', 'import numpy, scipy, pandas, sklearn, statsmodels, fairlearn, onnxruntime, pydicom, pylibjpeg'], { stdio: 'ignore' });
+  if (probe.error) {
+    console.error('python3 not found: tests that compare against Python references will fail. Install Python 3 (see README).');
+    return;
+  }
+  if (probe.status === 0) return;
+  console.error('installing the Python reference oracles for the tests (test/requirements.txt)…');
+  const pip = spawnSync('python3', ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', join('test', 'requirements.txt')], { stdio: 'inherit' });
+  if (pip.status !== 0) console.error('pip install failed: tests that compare against Python references will fail.');
+}
+
 const filter = process.argv.slice(2);
+if (filter.length === 0) ensurePythonOracles();
 let files = collect('test');
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 if (files.length === 0) {
