@@ -1,11 +1,12 @@
 /** `radml evaluate`: evaluate a predictions CSV and write results.json, report.html, calibration.json, model card and checklists. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { evaluatePredictions, type EvaluateOptions } from '../evaluate/index.js';
 import { type ReportSection, writeEvaluation } from '../report/index.js';
 import { saliencySection } from '../explain/report.js';
 import { robustnessSection } from '../robustness/report.js';
 import { readCsv } from '../util/csv.js';
+import { readJsonFile } from '../util/json.js';
 import { saveOperatingPoints } from '../train/index.js';
 import { InputError } from '../util/errors.js';
 import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
@@ -27,13 +28,9 @@ export function parseCosts(s: string): { fn: number; fp: number } {
 function readModelJson(dir: string): Record<string, unknown> {
   const file = join(dir, 'model.json');
   if (!existsSync(file)) throw new InputError('MODEL_JSON_MISSING', `${file}: not found (--model expects a model folder with model.json)`, { file });
-  try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new InputError('MODEL_JSON_INVALID', `${file}: not valid JSON (${(e as Error).message})`, { file, cause: e });
-  }
+  const v = readJsonFile(file, 'MODEL_JSON_INVALID');
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InputError('MODEL_JSON_INVALID', `${file}: not a JSON object`, { file });
+  return v as Record<string, unknown>;
 }
 
 export const command: Command = {
@@ -129,11 +126,7 @@ Examples:
       if (!dir) continue;
       const path = join(dir, file);
       if (!existsSync(path)) throw new InputError('FILE_UNREADABLE', `${path}: not found; --${flag} takes the --out folder of \`radml ${flag === 'saliency' ? 'explain' : 'stress'}\``, { file: path });
-      try {
-        extras[key] = JSON.parse(readFileSync(path, 'utf8'));
-      } catch (e) {
-        throw new InputError('FILE_UNREADABLE', `${path}: not valid JSON (${(e as Error).message})`, { file: path });
-      }
+      extras[key] = readJsonFile(path, 'FILE_UNREADABLE');
       extraSections.push(section);
     }
     writeEvaluation(out, output, { ...(title && { title }), ...(extraSections.length && { extraSections, extras }) });

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { formatCsv, readCsv } from '../util/csv.js';
 import { InputError } from '../util/errors.js';
+import { readJsonWithSchema } from '../util/json.js';
 import { type Manifest, manifestFromTable } from './manifest.js';
 
 export const DATASET_FORMAT = 'radml-dataset';
@@ -75,15 +76,7 @@ export function sha256(data: Uint8Array | string): string {
 export function readDataset(dir: string, opts: { verify?: boolean } = {}): Dataset {
   const metaPath = join(dir, 'dataset.json');
   if (!existsSync(metaPath)) throw new InputError('DATASET_MISSING', `${dir}: not a radml dataset (no dataset.json); create one with \`radml ingest\``, { file: dir });
-  let metaRaw: unknown;
-  try {
-    metaRaw = JSON.parse(readFileSync(metaPath, 'utf8'));
-  } catch (e) {
-    throw new InputError('DATASET_CORRUPT', `${metaPath}: not valid JSON (${(e as Error).message})`, { file: metaPath });
-  }
-  const parsed = datasetMetaSchema.safeParse(metaRaw);
-  if (!parsed.success) throw new InputError('DATASET_CORRUPT', `${metaPath}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { file: metaPath });
-  const meta = parsed.data;
+  const meta = readJsonWithSchema(metaPath, datasetMetaSchema, 'DATASET_CORRUPT');
   const buf = readFileSync(join(dir, 'images.u16'));
   const expected = meta.count * meta.imageSize * meta.imageSize * 2;
   if (buf.byteLength !== expected) throw new InputError('DATASET_CORRUPT', `${join(dir, 'images.u16')}: ${buf.byteLength} bytes, expected ${expected} for ${meta.count} images of ${meta.imageSize}²`, { file: dir });

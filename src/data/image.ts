@@ -7,14 +7,14 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { InputError, UnsupportedError } from '../util/errors.js';
 import type { GreyImage } from './grey-image.js';
-import { isDicom, readDicom } from './dicom/index.js';
+import { hasDicomPreamble, isDicom, readDicom } from './dicom/index.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'tiff' | 'dicom' | 'webp' | 'unknown';
 
 export function sniffFormat(buf: Uint8Array): ImageFormat {
   const b = buf;
   // DICOM first: a Part 10 preamble may itself hold a TIFF header (dual-personality files).
-  if (b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d) return 'dicom';
+  if (hasDicomPreamble(b)) return 'dicom';
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';

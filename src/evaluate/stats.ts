@@ -1,7 +1,7 @@
 /** Small statistical building blocks: normal distribution, Wilson interval, quantiles, binomial tails. */
 
 export { normalCdf, normalQuantile } from '../util/normal.js';
-import { normalCdf, normalQuantile } from '../util/normal.js';
+import { normalQuantile } from '../util/normal.js';
 
 /** z for a two-sided interval of the given level, e.g. 1.96 for 0.95. */
 export function zFor(level = 0.95): number {

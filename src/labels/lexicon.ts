@@ -15,9 +15,9 @@
  *   Lung_Opacity, Lung_Lesion, Pleural_Other, Fracture, Support_Devices, and No_Finding (derived);
  * - `normal` (derived): 1 when nothing abnormal at all is asserted or suspected, else 0.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { readJsonFile } from '../util/json.js';
 
 /**
  * `pathology` counts against No_Finding (CheXpert's rule); `device` and `other` count only against
@@ -373,12 +373,7 @@ export function extendLexicon(base: Lexicon, extension: LexiconExtension): Lexic
  * @example const lex = loadLexicon('site-terms.json'); // {"findings":{"Effusion":{"mentions":["pleural fluid collection"]}}}
  */
 export function loadLexicon(file: string, base: Lexicon = DEFAULT_LEXICON): Lexicon {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('LEXICON_UNREADABLE', `${file}: cannot read the lexicon as JSON (${(e as Error).message})`, { file, cause: e });
-  }
+  const raw = readJsonFile(file, 'LEXICON_UNREADABLE');
   try {
     if (raw && typeof raw === 'object' && (raw as { replaceAll?: unknown }).replaceAll === true) {
       const { replaceAll: _ignored, ...rest } = raw as Record<string, unknown>;

@@ -5,11 +5,11 @@
  * for a chosen joint acceptance rate (default 95%). `checkInput` returns accept/reject with reasons;
  * a rejected image is never silently scored.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Dataset } from '../data/dataset.js';
-import { readDicomHeader, type DicomHeader } from '../data/dicom/index.js';
+import { hasDicomPreamble, readDicomHeader, type DicomHeader } from '../data/dicom/index.js';
 import type { GreyImage } from '../data/grey-image.js';
 import { readImageBuffer } from '../data/image.js';
 import { resizeImage } from '../data/preprocess/index.js';
@@ -19,7 +19,8 @@ import { buildTargets } from '../train/build-targets.js';
 import { parseTrainOptions } from '../train/options.js';
 import { chooseValidation } from '../train/split.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { errorMessage, InputError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
+import { readJsonWithSchema } from '../util/json.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { buildHeaderProfile, checkHeader, fieldsFromColumns, fieldsFromHeader, headerProfileSchema, type HeaderFields } from './header-checks.js';
@@ -178,19 +179,12 @@ export function saveOodDetector(modelDir: string, det: OodDetector): string {
 export function loadOodDetector(modelDir: string): OodDetector {
   const file = join(modelDir, OOD_FILE);
   if (!existsSync(file)) throw new InputError('OOD_MISSING', `${modelDir}: no ${OOD_FILE}; fit one with \`radml stress --model ${modelDir} --data <training data> --tests ood --save-ood\``, { file });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('OOD_CORRUPT', `${file}: not valid JSON (${errorMessage(e)})`, { file });
-  }
-  const r = oodDetectorSchema.safeParse(raw);
-  if (!r.success) throw new InputError('OOD_CORRUPT', `${file}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, { file });
+  const det = readJsonWithSchema(file, oodDetectorSchema, 'OOD_CORRUPT');
   const onnx = join(modelDir, 'model.onnx');
-  if (r.data.modelSha256 && existsSync(onnx) && sha256File(onnx) !== r.data.modelSha256) {
+  if (det.modelSha256 && existsSync(onnx) && sha256File(onnx) !== det.modelSha256) {
     throw new InputError('OOD_STALE', `${file}: fitted for a different model.onnx (SHA-256 differs); refit it`, { file });
   }
-  return r.data;
+  return det;
 }
 
 export interface InputCheck {
@@ -231,8 +225,7 @@ export async function checkImages(model: LoadedModel, det: OodDetector, images: 
  */
 export async function checkInput(model: LoadedModel, det: OodDetector, buf: Uint8Array, file: string): Promise<InputCheck> {
   let header: DicomHeader | null = null;
-  const isDicom = buf.length > 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
-  if (isDicom) {
+  if (hasDicomPreamble(buf)) {
     header = readDicomHeader(buf, file);
     const reasons = det.headerProfile ? checkHeader(fieldsFromHeader(header), det.headerProfile) : [];
     if (!header.hasPixelData) reasons.push('the DICOM file has no pixel data');

@@ -4,9 +4,10 @@
  * because the secrets are random, not passwords.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { readJsonWithSchema } from '../util/json.js';
 import { InputError } from '../util/errors.js';
 import { type Role, roleSchema } from '../store/schema.js';
 
@@ -35,15 +36,7 @@ export function generateToken(): string {
 
 export function readTokensFile(file: string): TokenRecord[] {
   if (!existsSync(file)) return [];
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('TOKENS_INVALID', `${file}: not valid JSON (${(e as Error).message})`, { file });
-  }
-  const r = tokensFileSchema.safeParse(raw);
-  if (!r.success) throw new InputError('TOKENS_INVALID', `${file}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, { file });
-  return r.data.tokens;
+  return readJsonWithSchema(file, tokensFileSchema, 'TOKENS_INVALID').tokens;
 }
 
 /**

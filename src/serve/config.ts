@@ -2,9 +2,9 @@
  * `radml serve --config <file>`: the service's JSON configuration, validated with zod. Relative
  * paths are resolved against the config file's folder.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { readJsonFile } from '../util/json.js';
 import { InputError } from '../util/errors.js';
 
 export const orthancConfigSchema = z.object({
@@ -105,11 +105,5 @@ export function parseServeConfig(raw: unknown, baseDir: string, where = 'config'
  * @example const cfg = readServeConfig('serve.json'); cfg.listen.port // 8470
  */
 export function readServeConfig(file: string): ServeConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('CONFIG_INVALID', `${file}: cannot read the serve configuration (${(e as Error).message})`, { file });
-  }
-  return parseServeConfig(raw, dirname(resolve(file)), file);
+  return parseServeConfig(readJsonFile(file, 'CONFIG_INVALID'), dirname(resolve(file)), file);
 }

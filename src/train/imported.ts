@@ -26,6 +26,7 @@ import { importOnnx, InferenceModel } from '../engine/index.js';
 import { createHash } from 'node:crypto';
 import type { BaseModel } from './trainer.js';
 import { parsePreprocessingSpec } from '../data/preprocess/index.js';
+import { readJsonWithSchema } from '../util/json.js';
 import { InputError, UnsupportedError } from '../util/errors.js';
 import { loadModelFolder, MODEL_JSON, type ModelJson, modelJsonSchema, writeModelFolder } from './model-folder.js';
 
@@ -41,21 +42,11 @@ export const sidecarSchema = z.object({
 export type Sidecar = z.infer<typeof sidecarSchema>;
 
 function readSidecar(file: string): Sidecar {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('SIDECAR_INVALID', `${file}: not readable JSON (${(e as Error).message})`, { file });
+  const sidecar = readJsonWithSchema(file, sidecarSchema, 'SIDECAR_INVALID', 'see `radml predict --help` for the sidecar format');
+  if (sidecar.positiveClass !== undefined && !sidecar.classes.includes(sidecar.positiveClass)) {
+    throw new InputError('SIDECAR_INVALID', `${file}: positiveClass "${sidecar.positiveClass}" is not one of classes`, { file });
   }
-  const r = sidecarSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new InputError('SIDECAR_INVALID', `${file}: ${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'} — see \`radml predict --help\` for the sidecar format`, { file });
-  }
-  if (r.data.positiveClass !== undefined && !r.data.classes.includes(r.data.positiveClass)) {
-    throw new InputError('SIDECAR_INVALID', `${file}: positiveClass "${r.data.positiveClass}" is not one of classes`, { file });
-  }
-  return r.data;
+  return sidecar;
 }
 
 /** model.json content for an imported ONNX + sidecar. */

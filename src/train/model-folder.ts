@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { preprocessingSpecSchema } from '../data/preprocess/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
+import { readJsonWithSchema } from '../util/json.js';
 import { epochRecordSchema } from './checkpoint.js';
 
 export const MODEL_FORMAT = 'radml-model';
@@ -129,18 +130,7 @@ export function writeModelFolder(dir: string, onnx: Uint8Array, meta: Omit<Model
 export function readModelJson(dir: string): ModelJson {
   const file = join(dir, MODEL_JSON);
   if (!existsSync(file)) throw new InputError('MODEL_MISSING', `${dir}: not a radml model folder (no ${MODEL_JSON})`, { file: dir });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError('MODEL_CORRUPT', `${file}: not valid JSON (${(e as Error).message})`, { file });
-  }
-  const r = modelJsonSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new InputError('MODEL_CORRUPT', `${file}: ${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}`, { file });
-  }
-  return r.data;
+  return readJsonWithSchema(file, modelJsonSchema, 'MODEL_CORRUPT');
 }
 
 /**

@@ -23,12 +23,12 @@
 import { readFile } from 'node:fs/promises';
 import type { GreyImage } from '../grey-image.js';
 import { InputError, errorMessage } from '../../util/errors.js';
-import { isDicom, parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
+import { parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
 import { extractHeader, frameHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
 import { checkImageHeader, decodeRawFrame, type DecodeOptions } from './decode.js';
 import { displayValues, modalityValues, type VoiSource } from './pixels.js';
 
-export { isDicom } from './parse.js';
+export { isDicom, hasDicomPreamble } from './parse.js';
 export {
   DicomHeaderSchema,
   DEFAULT_PATIENT_ID_SALT,

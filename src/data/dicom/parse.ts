@@ -23,7 +23,8 @@ export interface ParsedDicom {
   transferSyntaxUid: string;
 }
 
-function hasPrefix(buf: Uint8Array): boolean {
+/** The Part 10 marker: "DICM" right after the 128-byte preamble. */
+export function hasDicomPreamble(buf: Uint8Array): boolean {
   return buf.length >= 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
 }
 
@@ -53,7 +54,7 @@ function startsWithElement(buf: Uint8Array): 'explicit' | 'implicit' | undefined
  * @example isDicom(readFileSync('ct.dcm')) // true
  */
 export function isDicom(buf: Uint8Array): boolean {
-  return hasPrefix(buf) || startsWithElement(buf) !== undefined;
+  return hasDicomPreamble(buf) || startsWithElement(buf) !== undefined;
 }
 
 function inflater(file: string) {
@@ -90,7 +91,7 @@ export function elementEnd(el: Element): number {
 export function parseDicomBytes(buf: Uint8Array, file: string): ParsedDicom {
   let bytes = buf;
   const options: { TransferSyntaxUID?: string; inflater?: (arr: Uint8Array, position: number) => Uint8Array } = {};
-  if (!hasPrefix(buf)) {
+  if (!hasDicomPreamble(buf)) {
     const start = startsWithElement(buf);
     if (start === undefined) {
       throw new InputError('DICOM_NOT_DICOM', `${file}: not a DICOM file (no "DICM" at byte 128 and no DICOM element at the start)`, { file });

@@ -5,6 +5,7 @@
  */
 import { Rng } from '../../util/rng.js';
 import { normalQuantileTable16 } from '../../util/normal.js';
+import { gaussianBlur } from '../augment/intensity.js';
 import type { SiteProfile } from './types.js';
 
 /** Attenuation that maps to full white before the display curve. */
@@ -24,44 +25,6 @@ export interface Acquired {
 
 const NORMAL_TABLE = normalQuantileTable16();
 
-/** Separable Gaussian blur in place (edges clamp). */
-export function gaussianBlur(img: Float32Array, size: number, sigma: number): void {
-  if (sigma < 0.05) return;
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i]! /= sum;
-  // Horizontal pass through a padded line buffer, vertical pass as weighted sums of whole rows
-  // (contiguous inner loops, no bounds checks).
-  const line = new Float32Array(size + 2 * r);
-  for (let y = 0; y < size; y++) {
-    const row = y * size;
-    for (let j = 0; j < size; j++) line[j + r] = img[row + j]!;
-    const first = line[r]!, last = line[r + size - 1]!;
-    for (let j = 0; j < r; j++) {
-      line[j] = first;
-      line[r + size + j] = last;
-    }
-    for (let j = 0; j < size; j++) {
-      let acc = 0;
-      for (let t = 0; t <= 2 * r; t++) acc += k[t]! * line[j + t]!;
-      img[row + j] = acc;
-    }
-  }
-  const src = img.slice();
-  for (let y = 0; y < size; y++) {
-    const out = y * size;
-    img.fill(0, out, out + size);
-    for (let t = -r; t <= r; t++) {
-      const yy = y + t < 0 ? 0 : y + t >= size ? size - 1 : y + t;
-      const w = k[t + r]!;
-      const inRow = yy * size;
-      for (let x = 0; x < size; x++) img[out + x]! += w * src[inRow + x]!;
-    }
-  }
-}
-
 /**
  * Acquire a phantom as a site would.
  *
@@ -79,7 +42,9 @@ export function acquire(attenuation: Float32Array, size: number, site: SiteProfi
     const k = Math.floor(d);
     img[i] = lut[k]! + (lut[k + 1]! - lut[k]!) * (d - k);
   }
-  gaussianBlur(img, size, site.blurSigma * (size / 256));
+  // Detector blur; below 0.05 px the kernel is an identity in all but rounding.
+  const blur = site.blurSigma * (size / 256);
+  if (blur >= 0.05) gaussianBlur(img, size, size, blur, img);
   const rng = new Rng(noiseSeed);
   const maxValue = 2 ** site.bitsStored - 1;
   // Real detectors use part of their range; leave margins so noise does not clip.
