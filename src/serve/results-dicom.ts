@@ -134,6 +134,28 @@ export function resultUids(kind: 'sr' | 'sc', studyUid: string, model: ModelIden
   return { series: uidFromName(base + '/series'), instance: uidFromName(base + '/' + sourceSop) };
 }
 
+/**
+ * What every result instance shares: the source patient/study attributes, SOP class and instance,
+ * creation and content date/time, modality, radml as manufacturer, the study and the new series.
+ */
+function resultInstanceHeader(study: SourceStudy, sopClass: string, uids: { series: string; instance: string }, now: Date, modality: string, seriesDescription: string): DicomElement[] {
+  const { da, tm } = dateTime(now);
+  return [
+    ...study.copied,
+    { tag: 0x00080016, vr: 'UI', value: sopClass },
+    { tag: 0x00080018, vr: 'UI', value: uids.instance },
+    { tag: 0x00080012, vr: 'DA', value: da },
+    { tag: 0x00080013, vr: 'TM', value: tm },
+    { tag: 0x00080023, vr: 'DA', value: da },
+    { tag: 0x00080033, vr: 'TM', value: tm },
+    { tag: 0x00080060, vr: 'CS', value: modality },
+    { tag: 0x00080070, vr: 'LO', value: RADML_MANUFACTURER },
+    { tag: 0x0008103e, vr: 'LO', value: seriesDescription.slice(0, 64) },
+    { tag: 0x0020000d, vr: 'UI', value: study.studyUid },
+    { tag: 0x0020000e, vr: 'UI', value: uids.series },
+  ];
+}
+
 function formatDecision(cls: string, img: ScoredImage, model: ModelIdentity): string {
   const t = model.thresholds[cls];
   if (t === undefined) return `${cls}: score ${img.scores[cls]!.toFixed(3)} (no operating point set)`;
@@ -162,7 +184,6 @@ function evidence(study: SourceStudy, images: readonly ScoredImage[]): DicomElem
  */
 export function buildStructuredReport(study: SourceStudy, model: ModelIdentity, images: readonly ScoredImage[], now = new Date()): Uint8Array {
   const uids = resultUids('sr', study.studyUid, model);
-  const { da, tm } = dateTime(now);
   const content: DicomItem[] = [
     textItem('HAS OBS CONTEXT', code('111001', 'DCM', 'Algorithm Name'), model.name),
     textItem('HAS OBS CONTEXT', code('111003', 'DCM', 'Algorithm Version'), String(model.version)),
@@ -188,19 +209,8 @@ export function buildStructuredReport(study: SourceStudy, model: ModelIdentity, 
   content.push(textItem('CONTAINS', code('121106', 'DCM', 'Comment'),
     'Generated automatically by radml. Scores are model outputs for decision support, to be read by a radiologist; not a diagnosis.'));
   const elements: DicomElement[] = [
-    ...study.copied,
-    { tag: 0x00080016, vr: 'UI', value: COMPREHENSIVE_SR },
-    { tag: 0x00080018, vr: 'UI', value: uids.instance },
-    { tag: 0x00080012, vr: 'DA', value: da },
-    { tag: 0x00080013, vr: 'TM', value: tm },
-    { tag: 0x00080023, vr: 'DA', value: da },
-    { tag: 0x00080033, vr: 'TM', value: tm },
-    { tag: 0x00080060, vr: 'CS', value: 'SR' },
-    { tag: 0x00080070, vr: 'LO', value: RADML_MANUFACTURER },
-    { tag: 0x0008103e, vr: 'LO', value: `radml ${model.name} v${model.version} findings`.slice(0, 64) },
+    ...resultInstanceHeader(study, COMPREHENSIVE_SR, uids, now, 'SR', `radml ${model.name} v${model.version} findings`),
     { tag: 0x00081090, vr: 'LO', value: `${model.name} v${model.version}`.slice(0, 64) },
-    { tag: 0x0020000d, vr: 'UI', value: study.studyUid },
-    { tag: 0x0020000e, vr: 'UI', value: uids.series },
     { tag: 0x00200011, vr: 'IS', value: 9901 },
     { tag: 0x00200013, vr: 'IS', value: 1 },
     { tag: 0x00081111, vr: 'SQ', value: [] },
@@ -287,24 +297,12 @@ ${lines.map((l, i) => `<text x="${lineH / 2}" y="${(i + 1) * lineH + 2}" font-fa
  */
 export function buildSecondaryCapture(study: SourceStudy, model: ModelIdentity, source: ScoredImage, picture: { width: number; height: number; rgb: Uint8Array }, instanceNumber: number, now = new Date()): Uint8Array {
   const uids = resultUids('sc', study.studyUid, model, source.sopUid);
-  const { da, tm } = dateTime(now);
   const elements: DicomElement[] = [
-    ...study.copied,
+    ...resultInstanceHeader(study, SECONDARY_CAPTURE, uids, now, 'OT', `radml ${model.name} v${model.version} heatmap`),
     { tag: 0x00080008, vr: 'CS', value: ['DERIVED', 'SECONDARY'] },
-    { tag: 0x00080016, vr: 'UI', value: SECONDARY_CAPTURE },
-    { tag: 0x00080018, vr: 'UI', value: uids.instance },
-    { tag: 0x00080012, vr: 'DA', value: da },
-    { tag: 0x00080013, vr: 'TM', value: tm },
-    { tag: 0x00080023, vr: 'DA', value: da },
-    { tag: 0x00080033, vr: 'TM', value: tm },
-    { tag: 0x00080060, vr: 'CS', value: 'OT' },
     { tag: 0x00080064, vr: 'CS', value: 'WSD' },
-    { tag: 0x00080070, vr: 'LO', value: RADML_MANUFACTURER },
-    { tag: 0x0008103e, vr: 'LO', value: `radml ${model.name} v${model.version} heatmap`.slice(0, 64) },
     { tag: 0x00082111, vr: 'ST', value: `Occlusion-sensitivity heatmap and scores from ${model.name} v${model.version}` },
     { tag: 0x00082112, vr: 'SQ', value: [[{ tag: 0x00081150, vr: 'UI', value: source.sopClassUid }, { tag: 0x00081155, vr: 'UI', value: source.sopUid }]] },
-    { tag: 0x0020000d, vr: 'UI', value: study.studyUid },
-    { tag: 0x0020000e, vr: 'UI', value: uids.series },
     { tag: 0x00200011, vr: 'IS', value: 9902 },
     { tag: 0x00200013, vr: 'IS', value: instanceNumber },
     { tag: 0x00200020, vr: 'CS', value: ['', ''] },

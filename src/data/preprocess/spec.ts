@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { GreyImage } from '../grey-image.js';
 import { InputError } from '../../util/errors.js';
 import type { ProgressCallback } from '../../util/progress.js';
-import { type Transform, compose, histogramEqualisation, minMax, percentileClip, resize, zScore } from './transforms.js';
+import { type Transform, compose, histogramEqualisation, meanStd, minMax, percentileClip, resize, zScore } from './transforms.js';
 
 export const DEFAULT_PERCENTILES: [number, number] = [0.5, 99.5];
 export const EQUALISE_BINS = 256;
@@ -94,14 +94,8 @@ export function fitIntensityStats(
     const d = pre(img).data;
     const n = d.length;
     if (n === 0) continue;
-    let s = 0;
-    for (let i = 0; i < n; i++) s += d[i]!;
-    const mb = s / n;
-    let ss = 0;
-    for (let i = 0; i < n; i++) {
-      const x = d[i]! - mb;
-      ss += x * x;
-    }
+    const { mean: mb, std: sb } = meanStd(d);
+    const ss = sb * sb * n;
     const tot = count + n;
     const delta = mb - mean;
     mean += (delta * n) / tot;
