@@ -2,7 +2,10 @@
  * DICOM ingest throughput: read + decode + rescale + VOI + resize to 256×256, radml vs pydicom
  * (+ pylibjpeg, numpy, PIL BOX) on the files in ../shared/data/dicom, in the same run.
  *
- *   node --import tsx bench/ingest/run.ts [--seconds 3] [--blocks 3]
+ *   node --import tsx bench/ingest/run.ts [--seconds 3] [--blocks 3] [--workers 2]
+ *
+ * `--workers N` also times radml's ingest pool (src/data/ingest/pool.ts: N decoder threads, WASM codecs
+ * initialised once per thread) on the same files, against the single-process pydicom figure.
  *
  * Files pydicom cannot decode (jpeg_lossy.dcm: pylibjpeg rejects its stream) are left out of both
  * sides so the two do the same work; radml's time on them is printed separately.
@@ -14,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readDicom } from '../../src/data/dicom/index.js';
 import { resizeImage } from '../../src/data/preprocess/resize.js';
+import { IngestPool } from '../../src/data/ingest/pool.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = join(process.cwd(), '..', 'shared', 'data', 'dicom');
@@ -24,6 +28,30 @@ function arg(name: string, fallback: number): number {
 const minSeconds = arg('--seconds', 3);
 /** Sides alternate in blocks so that load from other work on the shared cores hits both alike. */
 const blocks = arg('--blocks', 3);
+const workers = arg('--workers', 0);
+
+/** Throughput of the ingest worker pool on the files, cycled. */
+async function pooled(files: string[], seconds: number, decodeSize?: number): Promise<{ images: number; seconds: number }> {
+  const pool = new IngestPool(workers);
+  try {
+    const req = (path: string) => ({ path, size: 256, mode: 'stretch' as const, read: decodeSize !== undefined ? { decodeSize } : {} });
+    await Promise.all(files.map((f) => pool.decode(req(f)))); // warm-up: threads start, codecs load
+    // A continuous stream (no per-round barrier): each thread always has one image queued behind it.
+    let images = 0;
+    let next = 0;
+    const start = performance.now();
+    const stream = async () => {
+      while ((performance.now() - start) / 1000 < seconds) {
+        await pool.decode(req(files[next++ % files.length]!));
+        images++;
+      }
+    };
+    await Promise.all(Array.from({ length: workers * 2 }, stream));
+    return { images, seconds: (performance.now() - start) / 1000 };
+  } finally {
+    await pool.close();
+  }
+}
 
 async function ingest(path: string, decodeSize?: number): Promise<void> {
   const d = await readDicom(await readFile(path), path, decodeSize !== undefined ? { decodeSize } : {});
@@ -104,6 +132,12 @@ async function main(): Promise<void> {
   console.log(`radml (decodeSize 256: J2K at a reduced level): ${reducedRate.toFixed(1)} images/s (${reduced.images} in ${reduced.seconds.toFixed(2)} s)`);
   console.log(`pydicom + pylibjpeg + numpy:               ${peerRate.toFixed(1)} images/s (${peer.images} in ${peer.seconds.toFixed(2)} s; resize: ${peer.resize})`);
   console.log(`ratio radml / pydicom: full ${(oursRate / peerRate).toFixed(2)}×, decodeSize 256 ${(reducedRate / peerRate).toFixed(2)}×`);
+  if (workers > 0) {
+    const full = await pooled(files, minSeconds);
+    const red = await pooled(files, minSeconds, 256);
+    const a = full.images / full.seconds, b = red.images / red.seconds;
+    console.log(`radml ingest pool, ${workers} worker threads: full ${a.toFixed(1)} images/s (${(a / peerRate).toFixed(2)}× pydicom), decodeSize 256 ${b.toFixed(1)} images/s (${(b / peerRate).toFixed(2)}× pydicom)`);
+  }
   if (excluded.length) {
     const extra = await radml(excluded, 0.5);
     console.log(`radml only (pydicom cannot decode): ${excluded.map((f) => basename(f)).join(', ')} ${(extra.seconds * 1000 / extra.images).toFixed(2)} ms/image`);

@@ -2,7 +2,8 @@
  * bench/serve: (1) single-image inference over HTTP under concurrency — requests/s and p50/p99
  * latency for `POST /v1/predict` (auth, audit, metrics and all), side by side with a minimal
  * Python peer (ThreadingHTTPServer + pydicom + numpy + onnxruntime) serving the same ONNX model on
- * the same DICOM; (2) studies/minute through the Orthanc bridge (change feed → WADO-RS → model →
+ * the same DICOM with the same preprocessing (VOI window, then model.json's resize and normalise),
+ * its scores checked equal to radml's before anything is timed; (2) studies/minute through the Orthanc bridge (change feed → WADO-RS → model →
  * SR + SC by STOW-RS), and in silent mode.
  *
  *   node --import tsx bench/serve/run.ts [--seconds 5] [--studies 24]
@@ -11,7 +12,7 @@
  * with other engineers' work): numbers are noisy and a lower bound.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -89,12 +90,25 @@ async function inferenceBench(dir: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   const port = await freePort();
-  const peer = spawn('python3', [join(import.meta.dirname, 'peer_server.py'), join(modelDir, 'model.onnx'), String(SIZE), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The peer needs pydicom + numpy + onnxruntime: the project's test virtualenv has them (PEER_PYTHON overrides).
+  const venvPython = join(import.meta.dirname, '..', '..', '.venv', 'bin', 'python3');
+  const python = process.env.PEER_PYTHON ?? (existsSync(venvPython) ? venvPython : 'python3');
+  const peer = spawn(python, [join(import.meta.dirname, 'peer_server.py'), join(modelDir, 'model.onnx'), String(SIZE), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let peerExit: number | null | undefined;
+  peer.once('exit', (c) => (peerExit = c));
   try {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       if ((await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok) break;
+      if (peerExit !== undefined) throw new Error(`bench/serve: the Python peer exited (${peerExit}); it needs pydicom, numpy and onnxruntime (set PEER_PYTHON)`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Same work on both sides: the same scores for the same DICOM, or no timing at all.
+    const one = async (url: string, headers: Record<string, string>) => ((await (await fetch(url, { method: 'POST', headers, body: dcm })).json()) as { scores: Record<string, number> }).scores;
+    const ours = await one(`${svcUrl}/v1/predict`, { authorization: `Bearer ${token}`, 'content-type': 'application/dicom' });
+    const theirs = await one(`http://127.0.0.1:${port}/predict`, { 'content-type': 'application/dicom' });
+    const diff = Math.max(...Object.keys(ours).map((k) => Math.abs(ours[k]! - (theirs[k] ?? NaN))));
+    console.log(`outputs checked: radml ${JSON.stringify(ours)} vs peer ${JSON.stringify(theirs)}, max |difference| ${diff.toExponential(2)}`);
+    if (!(diff < 1e-4)) throw new Error(`bench/serve: radml and the peer disagree (max |difference| ${diff}); the comparison would not be like for like`);
     for (const c of [1, 4, 16]) {
       const a = await load(`${svcUrl}/v1/predict`, dcm, { authorization: `Bearer ${token}`, 'content-type': 'application/dicom' }, c, SECONDS);
       const b = await load(`http://127.0.0.1:${port}/predict`, dcm, { 'content-type': 'application/dicom' }, c, SECONDS);

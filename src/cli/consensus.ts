@@ -36,7 +36,7 @@ once it has a path column. The stats JSON holds the agreement statistics and rea
     out: { type: 'string', arg: '<consensus.csv>', description: 'consensus labels' },
     format: { type: 'string', arg: '<long|wide>', description: 'input layout (default: detected)' },
     method: { type: 'string', arg: '<name>', description: 'majority, dawid-skene or soft', default: 'dawid-skene' },
-    stats: { type: 'string', arg: '<stats.json>', description: 'agreement and reader estimates (default: <out>.json)' },
+    stats: { type: 'string', arg: '<stats.json>', description: 'agreement and reader estimates (default: <out>.json)', output: 'file' },
     findings: { type: 'string', arg: '<a,b>', description: 'finding columns to use (default: all 1/0/-1 columns)' },
     'id-column': { type: 'string', arg: '<name>', description: 'case id column', default: 'id' },
     bootstrap: { type: 'string', arg: 'N', description: 'bootstrap resamples for the CIs', default: '1000' },

@@ -1,11 +1,10 @@
 /** `radml evaluate`: evaluate a predictions CSV and write results.json, report.html, calibration.json, model card and checklists. */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { evaluatePredictions, type EvaluateOptions } from '../evaluate/index.js';
+import { evaluatePredictions, readPredictions, type EvaluateOptions } from '../evaluate/index.js';
 import { type ReportSection, writeEvaluation } from '../report/index.js';
 import { saliencySection } from '../explain/report.js';
 import { robustnessSection } from '../robustness/report.js';
-import { readCsv } from '../util/csv.js';
 import { readJsonFile } from '../util/json.js';
 import { saveOperatingPoints } from '../train/index.js';
 import { InputError } from '../util/errors.js';
@@ -46,13 +45,18 @@ Thresholds and recalibration are fitted on the tuning split (default: "val" when
 it) and reported on the evaluation split (default: "test", else every row that is neither tuning nor
 train). --same-data chooses them on the evaluation rows instead; the report then says so.
 
+Scores must be decimal numbers (0.73, 7.3e-1); blank, NaN or NA is a missing score. A class whose
+AUROC interval includes 0.5 is reported "not fit for use", and --save-operating-points does not
+record its threshold unless --force-unfit is given.
+
 Examples:
   radml evaluate --predictions preds.csv --out eval/ --groups sex,age_band,site --costs fn=10,fp=1 --prevalence 0.05
   radml evaluate --predictions preds.csv --out eval/ --positive pneumonia --compare score_pneumonia,score_pneumonia_v2
 `,
   options: {
     predictions: { type: 'string', arg: '<csv>', description: 'predictions CSV (manifest columns plus score_<class>)' },
-    'save-operating-points': { type: 'boolean', description: 'with --model: record each class\'s headline threshold (chosen on the tuning split) in model.json for deployment' },
+    'save-operating-points': { type: 'boolean', description: 'with --model: record each class\'s headline threshold (chosen on the tuning split) in model.json for deployment; classes not fit for use (AUROC interval includes 0.5) are left out' },
+    'force-unfit': { type: 'boolean', description: 'with --save-operating-points: also record thresholds of classes that are not fit for use' },
     saliency: { type: 'string', arg: '<dir>', description: 'output folder of `radml explain`: adds a saliency section to the report' },
     robustness: { type: 'string', arg: '<dir>', description: 'output folder of `radml stress`: adds a robustness section to the report' },
     out: { type: 'string', arg: '<dir>', description: 'output folder' },
@@ -81,7 +85,7 @@ Examples:
   async run(args, io) {
     const predictions = requireStr(args, 'predictions', 'evaluate');
     const out = requireStr(args, 'out', 'evaluate');
-    const table = readCsv(predictions);
+    const table = readPredictions(predictions);
     const primary = str(args, 'primary');
     if (primary !== undefined && !['fixed', 'sensitivity', 'specificity', 'youden', 'cost'].includes(primary)) throw new InputError('CLI_ARGS', `--primary must be fixed, sensitivity, specificity, youden or cost (got "${primary}")`);
     const compare = list(args, 'compare');
@@ -131,18 +135,27 @@ Examples:
     }
     writeEvaluation(out, output, { ...(title && { title }), ...(extraSections.length && { extraSections, extras }) });
 
+    if (bool(args, 'force-unfit') && !bool(args, 'save-operating-points')) io.err('warning: --force-unfit has no effect without --save-operating-points');
     if (bool(args, 'save-operating-points')) {
       if (!modelDir) throw new InputError('CLI_ARGS', '--save-operating-points needs --model <model-dir>');
       const thresholds: Record<string, number> = {};
       const rules = new Set<string>();
+      const force = bool(args, 'force-unfit');
       for (const [name, c] of Object.entries(results.classes)) {
         const op = c.operating_point;
+        if (c.fit_for_use && !c.fit_for_use.fit) {
+          if (!force) {
+            io.err(`warning: ${name} is not fit for use (${c.fit_for_use.reason}); its threshold is not recorded (--force-unfit records it anyway)`);
+            continue;
+          }
+          io.err(`warning: ${name} is not fit for use (${c.fit_for_use.reason}); recording its threshold because of --force-unfit`);
+        }
         if (op && typeof op.threshold === 'number' && Number.isFinite(op.threshold)) {
           thresholds[name] = op.threshold;
           rules.add(`${op.rule} (${op.chosen_on})`);
         }
       }
-      if (Object.keys(thresholds).length === 0) io.err('no operating point could be chosen; model.json left unchanged');
+      if (Object.keys(thresholds).length === 0) io.err('no class has an operating point to record (none chosen, or every class not fit for use); model.json left unchanged');
       else {
         saveOperatingPoints(modelDir, thresholds, [...rules].join('; '));
         io.out(`recorded ${Object.keys(thresholds).length} operating point(s) in ${join(modelDir, 'model.json')}`);
@@ -157,6 +170,7 @@ Examples:
         `${c.name}: n=${c.n} (${c.n_positive} positive)  AUROC ${f(a.estimate)}${a.ci95 ? ` [${f(a.ci95[0])}, ${f(a.ci95[1])}]` : ''}  AUPRC ${f(c.auprc.estimate)}  ` +
           `sens ${f(op.sensitivity.estimate)} spec ${f(op.specificity.estimate)} at ${f(op.threshold)} (${op.rule})  Brier ${f(c.brier)}  ECE ${f(c.ece)}`,
       );
+      if (c.fit_for_use && !c.fit_for_use.fit) io.out(`  NOT FIT FOR USE: ${c.fit_for_use.reason}`);
       for (const m of c.messages) io.err(`  ${c.name}: ${m}`);
       const concerns = c.flags.filter((x) => x.severity === 'concern');
       for (const fl of concerns) io.out(`  concern: ${fl.text}`);

@@ -1,22 +1,16 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_IMAGE_SIZE, formatSummary, ingestToDir } from '../data/ingest/index.js';
 import { isDatasetDir } from '../data/dataset.js';
-import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
+import { type Command, bool, choice, num, requireStr, str } from './lib/command.js';
+import { MANIFEST_READING_OPTIONS, manifestReading } from './lib/columns.js';
+import { manifestFromTable } from '../data/manifest.js';
+import { isManifestPath, manifestSource } from '../data/ingest/sources.js';
 import { progressBar } from './lib/progress-bar.js';
-
-/** `--columns path=filename,label=finding` → { path: 'filename', label: 'finding' } */
-function parseMapping(items: string[] | undefined): Record<string, string> | undefined {
-  if (!items) return undefined;
-  const out: Record<string, string> = {};
-  for (const it of items) {
-    const m = /^([A-Za-z_][\w-]*)=(.+)$/.exec(it);
-    if (!m) throw new InputError('CLI_ARGS', `--columns takes name=source pairs, got "${it}"`);
-    out[m[1]!] = m[2]!;
-  }
-  return out;
-}
+import { deidentifyDatasetTables } from '../deid/dataset.js';
+import { parseOptions } from '../deid/profile.js';
+import { makePseudonymiser, readKeyFile } from '../deid/pseudonyms.js';
 
 export const command: Command = {
   name: 'ingest',
@@ -29,7 +23,8 @@ extension). Each image is decoded once, resized to a square and cached in <datas
 dataset.json and summary.json. DICOM header fields (sex, age, view, manufacturer, modality, body part,
 institution as site, study UID) fill blank manifest columns; patient IDs are hashed unless
 --keep-patient-ids. Unreadable files are skipped and listed with the reason; the exit status is 0 when
-anything was ingested.
+anything was ingested. The labels used (the \`label\` column, --label-column or --findings) are recorded
+in dataset.json, and \`radml train\` trains on them unless told otherwise.
 
 Examples:
   radml ingest cohort/manifest.csv --out cohort-ds
@@ -39,41 +34,57 @@ Examples:
     out: { type: 'string', short: 'o', arg: '<dir>', description: 'dataset folder to write' },
     'image-size': { type: 'string', arg: 'N', description: 'side of the square cached image', default: String(DEFAULT_IMAGE_SIZE) },
     resize: { type: 'string', arg: 'pad|crop|stretch', description: 'how to make images square (pad keeps aspect)', default: 'pad' },
-    columns: { type: 'string', arg: 'to=from,…', description: 'rename source CSV columns to the manifest contract' },
-    'image-root': { type: 'string', arg: '<dir>', description: 'folder image paths are relative to (default: the manifest folder)' },
-    findings: { type: 'string', arg: 'a,b,…', description: 'finding columns (default: detected 1/0/-1/blank columns)' },
-    'label-column': { type: 'string', arg: '<col>', description: 'categorical label column (default: label)' },
+    ...MANIFEST_READING_OPTIONS,
     'keep-patient-ids': { type: 'boolean', description: 'keep raw DICOM patient IDs instead of salted hashes' },
     salt: { type: 'string', arg: '<text>', description: 'salt for hashing DICOM patient IDs' },
     json: { type: 'boolean', description: 'print summary.json instead of the readable summary' },
+    deidentify: { type: 'boolean', description: 'write a dataset that can leave the site: the same keyed pseudonyms as radml deidentify (needs --key-file)' },
+    'key-file': { type: 'string', arg: '<file>', description: 'with --deidentify: the site key used by radml deidentify' },
+    'deid-options': { type: 'string', arg: '<a,b>', description: 'with --deidentify: de-identification options (e.g. retain-patient-characteristics)' },
   },
   async run(args, io) {
     const source = args.positionals[0];
-    if (!source || args.positionals.length > 1) throw new InputError('CLI_ARGS', 'radml ingest: give exactly one folder or manifest. See `radml ingest --help`.');
+    if (!source || args.positionals.length > 1) throw new InputError('CLI_ARGS', 'give exactly one folder or manifest. See `radml ingest --help`.');
     const out = requireStr(args, 'out', 'ingest');
     if (existsSync(out) && readdirSync(out).length > 0 && !isDatasetDir(out)) {
       throw new InputError('CLI_ARGS', `${out}: the folder exists, is not empty and is not a radml dataset; choose another --out`);
     }
-    const resize = str(args, 'resize') ?? 'pad';
-    if (!['pad', 'crop', 'stretch'].includes(resize)) throw new InputError('CLI_ARGS', `--resize must be pad, crop or stretch, got "${resize}"`);
+    const resize = choice(args, 'resize', ['pad', 'crop', 'stretch']) ?? 'pad';
+    const reading = manifestReading(args);
+    if (existsSync(source) && isManifestPath(source)) {
+      // Read the table before decoding anything: a wrong column fails now, and what is not used is said.
+      const src = manifestSource(source, reading);
+      const m = manifestFromTable(src.table, src.file, reading);
+      for (const n of m.notes ?? []) io.err(`${m.labelKind === 'none' ? 'warning' : 'note'}: ${n}`);
+    } else {
+      if (reading.labelColumn || reading.findings) io.err(`warning: --${reading.labelColumn ? 'label-column' : 'findings'} is ignored for a folder of images (labels come from sub-folder names); ingest a manifest CSV to choose label columns`);
+      // A metadata table beside the images is not read when the folder is given: say how to use it.
+      const tables = existsSync(source) && statSync(source).isDirectory() ? readdirSync(source).filter((f) => /\.(csv|tsv)$/i.test(f)) : [];
+      if (tables.length) io.err(`warning: ${join(source, tables[0]!)} is not read when ingesting the folder (labels come from sub-folder names only); to use its labels and metadata: radml ingest ${join(source, tables[0]!)} --image-root <images folder> --columns path=<file column>,label=<label column> -o ${out}`);
+    }
+    const deid = bool(args, 'deidentify');
+    const keyFile = str(args, 'key-file');
+    if (deid && !keyFile) throw new InputError('CLI_ARGS', '--deidentify needs --key-file: the pseudonyms must come from the key radml deidentify uses at this site (create one with `openssl rand -hex 32 > site.key`)');
+    if (!deid && (keyFile || str(args, 'deid-options'))) io.err('warning: --key-file and --deid-options are ignored without --deidentify');
+    const deidKey = deid ? readKeyFile(keyFile!).key : undefined;
+    const deidOptions = parseOptions(str(args, 'deid-options'));
+    if (deid && bool(args, 'keep-patient-ids')) io.err('warning: --keep-patient-ids is ignored with --deidentify (patient IDs become keyed pseudonyms)');
     const bar = progressBar(io);
-    const columns = parseMapping(list(args, 'columns'));
-    const findings = list(args, 'findings');
-    const imageRoot = str(args, 'image-root');
-    const labelColumn = str(args, 'label-column');
     const salt = str(args, 'salt');
     const res = await ingestToDir(source, out, {
       imageSize: num(args, 'image-size', { integer: true, min: 8, max: 2048 }) ?? DEFAULT_IMAGE_SIZE,
-      resize: resize as 'pad' | 'crop' | 'stretch',
-      keepPatientIds: bool(args, 'keep-patient-ids'),
+      resize,
+      // De-identification needs the raw IDs for a moment, to map them to the site's pseudonyms.
+      keepPatientIds: deid || bool(args, 'keep-patient-ids'),
       onProgress: bar.callback,
-      ...(columns && { columns }),
-      ...(findings && { findings }),
-      ...(imageRoot && { imageRoot }),
-      ...(labelColumn && { labelColumn }),
+      ...reading,
       ...(salt && { salt }),
     });
     bar.stop();
+    if (deidKey) {
+      deidentifyDatasetTables(out, makePseudonymiser(deidKey), deidOptions);
+      io.err('note: dataset tables de-identified with the site key (patient, study and instance ids pseudonymised, file paths and names removed); pixels are as decoded — check burned-in text with `radml deidentify` before the dataset leaves the site');
+    }
     io.out(bool(args, 'json') ? JSON.stringify(res.summary, null, 2) : formatSummary(res.summary));
     io.out(`Dataset written to ${out} (${join(out, 'summary.json')}).`);
     return 0;

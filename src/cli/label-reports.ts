@@ -43,7 +43,7 @@ Example:
     'id-column': { type: 'string', arg: '<name>', description: 'the id column', default: 'id' },
     'text-columns': { type: 'string', arg: '<a,b>', description: 'text columns (sections), comma-separated', default: 'findings,impression' },
     lexicon: { type: 'string', arg: '<file.json>', description: 'lexicon extension (or full lexicon) JSON' },
-    explain: { type: 'string', arg: '<file.csv>', description: 'also write one explanation row per label' },
+    explain: { type: 'string', arg: '<file.csv>', description: 'also write one explanation row per label', output: 'file' },
   },
   async run(args, io) {
     const input = requireStr(args, 'in', 'label-reports');

@@ -6,7 +6,9 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RadmlError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 import { type Command, type CommandIO, formatHelp, parseCommandArgs } from './lib/command.js';
+import { checkOutputs } from './lib/outputs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ext = fileURLToPath(import.meta.url).endsWith('.ts') ? '.ts' : '.js';
@@ -38,7 +40,17 @@ async function overview(): Promise<string> {
     const c = await loadCommand(n);
     if (c) lines.push(`  ${n.padEnd(16)}${c.summary}`);
   }
-  lines.push('', 'Run `radml <command> --help` for the options of one command.');
+  lines.push(
+    '',
+    'Your own images: split (patients) → ingest (decode once) → train → predict → evaluate, e.g.',
+    '  radml split --manifest metadata.csv --columns path=filename,label=finding,patient_id=patientid -o my/split.csv',
+    '  radml ingest my/split.csv -o my/ds',
+    '  radml train --data my/ds --positive COVID-19 -o my/model',
+    '  radml predict --model my/model --data my/ds -o my/preds.csv',
+    '  radml evaluate --predictions my/preds.csv --positive COVID-19 --groups sex -o my/eval',
+    '',
+    'Run `radml <command> --help` for the options of one command.',
+  );
   return lines.join('\n');
 }
 
@@ -56,7 +68,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   }
   const cmd = await loadCommand(name);
   if (!cmd) {
-    io.err(`radml: unknown command "${name}". Commands: ${commandNames().join(', ')}`);
+    io.err(`radml: unknown command "${name}"${didYouMean(name, commandNames())}. Commands: ${commandNames().join(', ')}`);
     return 2;
   }
   try {
@@ -65,10 +77,13 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
       io.out(formatHelp(cmd));
       return 0;
     }
+    checkOutputs(cmd, args);
     return await cmd.run(args, io);
   } catch (e) {
     if (e instanceof RadmlError) {
-      io.err(`radml ${name}: ${e.message}`);
+      // Some messages already name the command; never print the prefix twice.
+      const prefix = `radml ${name}: `;
+      io.err(e.message.startsWith(prefix) ? e.message : prefix + e.message);
       return e.code === 'CLI_ARGS' ? 2 : 1;
     }
     io.err(`radml ${name}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

@@ -11,7 +11,7 @@ import { datasetImages } from '../explain/loaded-model.js';
 import { renderStressHtml } from '../robustness/report.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
-import { type Command, bool, list, num, requireStr } from './lib/command.js';
+import { type Command, bool, list, num, requireStr, str } from './lib/command.js';
 import { progressBar } from './lib/progress-bar.js';
 
 const TESTS = ['attacks', 'corruptions', 'ood', 'poisoning'] as const;
@@ -26,6 +26,8 @@ attacks      FGSM, PGD L∞ and PGD L2 (white-box, input gradients) and the quer
              × √pixels / 4). Per radius: AUROC, sensitivity and specificity at the operating point
              chosen once on the clean images (Youden), accuracy for categorical models.
 corruptions  Gaussian noise, blur, contrast, gamma, JPEG, down-sampling, rotation at severities 1–5.
+             Attacks and corruptions run on the held-out images: the test split, else val, else every
+             row (--split <name|all> chooses); the output says which.
 ood          Fits the OOD gate on --data (train split, thresholds on the val split or a held-out 20%)
              for --acceptance (default 0.95): DICOM header profile, Mahalanobis distance of the
              penultimate features (Ledoit–Wolf), energy score of the logits (categorical models). --save-ood writes <model>/ood.json,
@@ -34,9 +36,12 @@ ood          Fits the OOD gate on --data (train split, thresholds on the val spl
 poisoning    Robust z-scores of per-sample loss and last-layer gradient norm over --data.
 Writes <out>/stress.json (all numbers), <out>/stress.html (curves) and prints a summary.
 
-Example:
-  radml stress --model models/synth --data synth-ds --out stress --tests attacks,corruptions,ood \\
-    --ood-data ../shared/data/dicom,../shared/data/pneumoniamnist/labels.csv --save-ood`,
+Examples:
+  radml stress --model model/ --data dataset/ --out stress/                 (your model folder and the dataset or
+                                                                           manifest it was trained from)
+  radml stress --model model/ --data dataset/ --out stress/ --tests ood --ood-data ct-scans/ --save-ood
+  radml stress --model radml-demo/model --data radml-demo/dataset --out stress --tests attacks,corruptions,ood \\
+    --ood-data radml-demo/foreign --save-ood       (after \`radml demo\`, which writes these folders)`,
   options: {
     model: { type: 'string', arg: '<dir>', description: 'model folder (or .onnx with sidecar)' },
     data: { type: 'string', arg: '<path>', description: 'labelled manifest CSV or dataset folder' },
@@ -48,6 +53,7 @@ Example:
     'pgd-steps': { type: 'string', arg: 'N', description: 'PGD iterations', default: '10' },
     'square-queries': { type: 'string', arg: 'N', description: 'Square Attack queries per image', default: '300' },
     'max-images': { type: 'string', arg: 'N', description: 'labelled images for attacks/corruptions (seeded sample)', default: '200' },
+    split: { type: 'string', arg: '<split|all>', description: 'split whose images are attacked and corrupted (default: test, else val, else every row)' },
     acceptance: { type: 'string', arg: 'R', description: 'OOD: in-distribution acceptance rate', default: '0.95' },
     'ood-data': { type: 'string', arg: 'p1,p2', description: 'OOD: foreign sources to check (files, folders, manifests)' },
     'ood-max': { type: 'string', arg: 'N', description: 'OOD: files per foreign source (seeded sample)', default: '300' },
@@ -87,11 +93,12 @@ Example:
           attacks: tests.includes('attacks') ? attacks : [], corruptions: tests.includes('corruptions') ? corruptions : [],
           epsilons, pgdSteps: num(args, 'pgd-steps', { integer: true, min: 1 }), squareQueries: num(args, 'square-queries', { integer: true, min: 1 }),
           maxImages: num(args, 'max-images', { integer: true, min: 2 }), seed, onProgress: bar.callback,
+          ...(str(args, 'split') !== undefined ? { split: str(args, 'split')! } : {}),
         });
         bar.stop();
         result.stress = r;
         for (const n of r.notes) io.err(`note: ${n}`);
-        io.out(`stress test on ${r.images} images; scored ${r.scoredClasses.join(', ')} at the ${r.operatingPoint.rule} operating point`);
+        io.out(`stress test on ${r.images} images of split ${r.split ?? 'all rows'}; scored ${r.scoredClasses.join(', ')} at the ${r.operatingPoint.rule} operating point`);
         for (const c of r.curves) {
           const pts = c.points.map((p) => `${c.kind === 'attack' ? (c.name === 'pgd-l2' ? p.strength.toFixed(2) : (p.strength * 255).toFixed(1)) : p.strength}: AUROC ${p.auroc?.toFixed(3) ?? '—'} sens ${p.sensitivity?.toFixed(2) ?? '—'}`);
           io.out(`  ${c.name.padEnd(15)} ${pts.join(' | ')}`);

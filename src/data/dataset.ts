@@ -18,7 +18,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { formatCsv, readCsv } from '../util/csv.js';
 import { InputError } from '../util/errors.js';
 import { readJsonWithSchema } from '../util/json.js';
-import { type Manifest, manifestFromTable } from './manifest.js';
+import { type Manifest, type ManifestOptions, manifestFromTable } from './manifest.js';
 
 export const DATASET_FORMAT = 'radml-dataset';
 
@@ -30,6 +30,11 @@ export const datasetMetaSchema = z.object({
   dtype: z.literal('uint16'),
   labelKind: z.enum(['categorical', 'multilabel', 'none']),
   classes: z.array(z.string()),
+  /**
+   * Categorical: the index.csv column holding the labels (`ingest --label-column`); absent in
+   * datasets from before it was recorded, which used `label`.
+   */
+  labelColumn: z.string().min(1).optional(),
   /** How pixels were prepared before caching (resize mode, intensity handling). */
   preprocessing: z.object({
     resize: z.enum(['pad', 'crop', 'stretch']),
@@ -85,7 +90,7 @@ export function readDataset(dir: string, opts: { verify?: boolean } = {}): Datas
   const pixels = new Uint16Array(meta.count * meta.imageSize * meta.imageSize);
   new Uint8Array(pixels.buffer).set(buf);
   const table = readCsv(join(dir, 'index.csv'));
-  const manifest = manifestFromTable(table, join(dir, 'index.csv'), meta.labelKind === 'multilabel' ? { findings: meta.classes } : {});
+  const manifest = manifestFromTable(table, join(dir, 'index.csv'), datasetLabelOptions(meta));
   if (manifest.records.length !== meta.count) throw new InputError('DATASET_CORRUPT', `${dir}: index.csv has ${manifest.records.length} rows, dataset.json says ${meta.count}`, { file: dir });
   const ds: Dataset = { dir, meta, manifest, pixels };
   if (meta.hasMasks) {
@@ -93,6 +98,18 @@ export function readDataset(dir: string, opts: { verify?: boolean } = {}): Datas
     ds.masks = new Uint8Array(m.buffer, m.byteOffset, m.byteLength);
   }
   return ds;
+}
+
+/**
+ * How the dataset's index.csv is read for labels: what ingest recorded (the label column, or the
+ * finding columns), so training uses the labels the dataset was made with.
+ *
+ * @example datasetLabelOptions(ds.meta) // { labelColumn: 'covid19' }
+ */
+export function datasetLabelOptions(meta: Pick<DatasetMeta, 'labelKind' | 'classes' | 'labelColumn'>): ManifestOptions {
+  if (meta.labelKind === 'multilabel') return { findings: meta.classes };
+  if (meta.labelKind === 'categorical') return { labelColumn: meta.labelColumn ?? 'label' };
+  return {};
 }
 
 export interface DatasetContent {

@@ -33,6 +33,8 @@ export interface ReadImageOptions {
    * resolution level (still ≥ this size), several times faster than a full decode.
    */
   decodeSize?: number;
+  /** DICOM with the deflated transfer syntax: refuse data sets that inflate past this (see DicomReadOptions). */
+  maxInflatedBytes?: number;
 }
 
 export interface ReadImageResult {
@@ -85,6 +87,7 @@ export async function readImageBuffer(buf: Uint8Array, file: string, opts: ReadI
       ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }),
       ...(opts.salt !== undefined && { salt: opts.salt }),
       ...(opts.decodeSize !== undefined && { decodeSize: opts.decodeSize }),
+      ...(opts.maxInflatedBytes !== undefined && { maxInflatedBytes: opts.maxInflatedBytes }),
     });
     return { image: d.image, format, columns: d.columns };
   }

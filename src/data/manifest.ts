@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { type CsvTable, readCsv, parseCsv } from '../util/csv.js';
 import { InputError, ManifestError, type ManifestIssue } from '../util/errors.js';
+import { didYouMean, editDistance } from '../util/suggest.js';
 
 export const STANDARD_COLUMNS = ['path', 'label', 'patient_id', 'study_id', 'split', 'site', 'sex', 'age', 'view', 'manufacturer'] as const;
 
@@ -104,7 +105,32 @@ export interface Manifest {
   labelKind: LabelKind;
   /** Categorical: sorted distinct labels. Multi-label: the finding names. */
   classes: string[];
+  /** Categorical: the column the labels were read from. */
+  labelColumn?: string;
   records: ManifestRecord[];
+  /**
+   * What the user should know about how labels were chosen: a `label` column passed over for the
+   * finding columns asked for, finding-like columns left unused, a misspelled label column.
+   */
+  notes?: string[];
+}
+
+/**
+ * Class names that mean "no finding": with two classes and no positive class named, the other one is
+ * the positive (training, evaluation). Lower-case.
+ */
+export const NEGATIVE_CLASS_NAMES = new Set(['normal', 'negative', 'no', 'none', 'absent', 'false', '0', 'no_finding', 'no finding', 'healthy', 'benign', 'control']);
+
+// Column names people use for a categorical label when they do not call it `label`.
+const LABEL_LIKE = ['label', 'labels', 'class', 'classes', 'category', 'finding', 'findings', 'diagnosis', 'target', 'outcome', 'y'];
+
+/** Columns that look like a label column by name (`Label`, `lable`, `class`, `finding`, …). */
+export function labelLikeColumns(header: string[]): string[] {
+  return header.filter((h) => {
+    const l = h.trim().toLowerCase();
+    if (h === 'label' || METADATA_COLUMNS.has(h) || l.startsWith('score_')) return false;
+    return LABEL_LIKE.includes(l) || editDistance(l, 'label') <= 2;
+  });
 }
 
 export interface ManifestOptions {
@@ -140,16 +166,30 @@ export function manifestFromTable(table: CsvTable, file: string, opts: ManifestO
   if (!table.header.includes('path')) {
     throw new ManifestError(file, [{ row: 1, column: 'path', value: table.header.join(','), message: 'the manifest needs a "path" column' }]);
   }
-  const labelColumn = opts.labelColumn ?? (table.header.includes('label') ? 'label' : undefined);
-  if (opts.labelColumn && !table.header.includes(opts.labelColumn)) {
-    throw new ManifestError(file, [{ row: 1, column: opts.labelColumn, value: '', message: 'label column not found in the header' }]);
+  const notes: string[] = [];
+  if (opts.labelColumn !== undefined && opts.findings !== undefined) {
+    throw new InputError('CLI_ARGS', `${file}: give either a label column (${opts.labelColumn}) or finding columns (${opts.findings.join(', ')}), not both`, { file });
   }
+  const others = table.header.filter((h) => h !== 'path' && h !== 'cache_index');
+  if (opts.labelColumn !== undefined && !table.header.includes(opts.labelColumn)) {
+    throw new ManifestError(file, [{ row: 1, column: opts.labelColumn, value: '', message: `label column not found in the header${didYouMean(opts.labelColumn, others, (c) => `"${c}"`)} (columns: ${others.join(', ')})` }]);
+  }
+  // An explicit choice wins; a column called `label` wins only when nothing was asked for.
+  const labelColumn = opts.labelColumn ?? (opts.findings === undefined && table.header.includes('label') ? 'label' : undefined);
   let findings: string[] = [];
   if (!labelColumn) {
     findings = opts.findings ?? detectFindingColumns(table);
-    for (const f of findings) if (!table.header.includes(f)) issues.push({ row: 1, column: f, value: '', message: 'finding column not found in the header' });
+    for (const f of findings) if (!table.header.includes(f)) issues.push({ row: 1, column: f, value: '', message: `finding column not found in the header${didYouMean(f, others, (c) => `"${c}"`)}` });
+    if (opts.findings !== undefined && table.header.includes('label')) notes.push(`the "label" column is not used: the labels are the finding columns asked for (${opts.findings.join(', ')})`);
+  } else if (opts.labelColumn === undefined) {
+    const unused = detectFindingColumns(table);
+    if (unused.length) notes.push(`column(s) ${unused.join(', ')} look like findings (1/0/-1/blank) but are not used: the labels are the "label" column; give --findings ${unused.join(',')} to use them instead`);
   }
   const labelKind: LabelKind = labelColumn ? 'categorical' : findings.length ? 'multilabel' : 'none';
+  if (labelKind === 'none') {
+    const like = labelLikeColumns(table.header);
+    notes.push(`no labels: there is no "label" column and no finding column coded 1/0/-1/blank${like.length ? `; column ${like.map((c) => `"${c}"`).join(', ')} looks like a label: give --label-column ${like[0]}` : ''} (columns: ${others.join(', ') || 'none'})`);
+  }
   const allowUnlabelled = opts.allowUnlabelled ?? true;
   const classes = new Set<string>();
   const records: ManifestRecord[] = [];
@@ -209,8 +249,23 @@ export function manifestFromTable(table: CsvTable, file: string, opts: ManifestO
     header: table.header,
     labelKind,
     classes: labelKind === 'categorical' ? [...classes].sort() : findings,
+    ...(labelColumn !== undefined && { labelColumn }),
     records,
+    ...(notes.length > 0 && { notes }),
   };
+}
+
+/**
+ * The same rows with labels read another way (another label column, or finding columns), from the
+ * verbatim cells every record keeps. Resolved image paths are kept as they were.
+ *
+ * @example relabelManifest(ds.manifest, { labelColumn: 'covid19' }).classes // ['0', '1']
+ */
+export function relabelManifest(m: Manifest, opts: ManifestOptions): Manifest {
+  const table: CsvTable = { header: m.header, rows: m.records.map((r) => r.columns), lines: m.records.map((r) => r.line) };
+  const out = manifestFromTable(table, m.file, opts);
+  out.records.forEach((r, i) => (r.absPath = m.records[i]!.absPath));
+  return out;
 }
 
 /** Read and validate a manifest CSV. Throws ManifestError naming row, column and value of each problem. */

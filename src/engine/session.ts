@@ -176,9 +176,14 @@ export class InputGradientSession {
     return new InputGradientSession(await ort.InferenceSession.create(onnx, sessionOptions(opts.threads ?? 1)), graph);
   }
 
+  /**
+   * `params`: for graphs compiled with `params: 'inputs'` (parameters that change between calls,
+   * e.g. adversarial training), the tensors fed by name.
+   */
   async run(
     x: Float32Array, batch: number,
     objective: { seed: Float32Array } | { target: Float32Array; weight?: Float32Array; mask?: Float32Array },
+    params?: ParamSet,
   ): Promise<InputGradientOutputs> {
     const g = this.graph;
     const k = g.numOutputs;
@@ -197,6 +202,7 @@ export class InputGradientSession {
       feeds.weight = new ort.Tensor('float32', objective.weight ?? new Float32Array(batch).fill(1), [batch]);
       if (names.includes('mask')) feeds.mask = new ort.Tensor('float32', objective.mask ?? new Float32Array(batch * k).fill(1), [batch, k]);
     }
+    if (params) for (const t of [...params.trainable, ...params.buffers]) if (names.includes(t.name)) feeds[t.name] = new ort.Tensor('float32', t.data, t.shape);
     const out = await this.session.run(feeds);
     const r: InputGradientOutputs = { logits: out.logits!.data as Float32Array, inputGrad: out.input_grad!.data as Float32Array };
     if (out.loss) r.loss = (out.loss.data as Float32Array)[0]!;

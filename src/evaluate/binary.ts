@@ -19,9 +19,9 @@ import {
 import { cohenKappa, confusionAt, mcc, operatingMetrics } from './confusion.js';
 import { aurocDelong } from './discrimination.js';
 import { type ThresholdRule, chooseThreshold, decisionCurve, describeRule, ruleId } from './operating-point.js';
-import { averagePrecision, partialAuroc, prCurve, rankScores, rocCurve } from './ranking.js';
+import { averagePrecision, partialAuroc, prCurveSampled, rankScores, rocCurveSampled } from './ranking.js';
 import type { ClassResult, OperatingPoint } from './schema.js';
-import { fin } from './stats.js';
+import { fin, mapFloat } from './stats.js';
 
 /** Scores and 0/1 labels of the usable rows of one subset. */
 export interface Labelled {
@@ -106,14 +106,6 @@ function addBootstrapCis(op: OperatingPoint, at: { tp: Int32Array; fp: Int32Arra
   if (op.mcc.estimate !== null) op.mcc.ci95 = ci(mccs);
   if (op.cohen_kappa.estimate !== null) op.cohen_kappa.ci95 = ci(kappas);
   if (op.balanced_accuracy.estimate !== null) op.balanced_accuracy.ci95 = ci(bal);
-}
-
-function downsample<T>(pts: T[], max: number): T[] {
-  if (pts.length <= max) return pts;
-  const out: T[] = [];
-  const step = (pts.length - 1) / (max - 1);
-  for (let i = 0; i < max; i++) out.push(pts[Math.round(i * step)]!);
-  return out;
 }
 
 export interface BinaryEvaluation {
@@ -206,14 +198,14 @@ export function evaluateBinary(tuning: Labelled, evaluation: Labelled, opts: Bin
   if (probs) {
     const none: RecalibrationMap = { method: 'none' };
     for (const map of [none, ...maps]) {
-      const q = Float64Array.from(scores, (p) => recalibrate(map, p));
+      const q = mapFloat(scores, (p) => recalibrate(map, p));
       const e = calibrationErrors(q, labels, opts.calibrationBins);
       recal[map.method] = { brier: fin(brierScore(q, labels)), ece: fin(e.ece), log_loss: fin(logLoss(q, labels)) };
     }
   }
 
-  const roc = bothClasses ? downsample(rocCurve(r).map((p) => ({ fpr: p.fpr, tpr: p.tpr })), 400) : [];
-  const pr = P > 0 ? [{ recall: 0, precision: 1 }, ...downsample(prCurve(r).map((p) => ({ recall: p.recall, precision: p.precision })), 400)] : [];
+  const roc = bothClasses ? rocCurveSampled(r, 400) : [];
+  const pr = P > 0 ? [{ recall: 0, precision: 1 }, ...prCurveSampled(r, 400)] : [];
 
   return {
     result: {
@@ -237,7 +229,7 @@ export function evaluateBinary(tuning: Labelled, evaluation: Labelled, opts: Bin
       },
       operating_point: primary,
       operating_points: ops,
-      decision_curve: probs && n > 0 ? decisionCurve(scores, labels) : [],
+      decision_curve: probs && n > 0 ? decisionCurve(scores, labels, undefined, r) : [],
       curves: { roc, roc_band: band, pr },
       recalibration: recal,
     },

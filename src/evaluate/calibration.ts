@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { mapFloat } from './stats.js';
 
 const EPS = 1e-15;
 
@@ -99,20 +100,43 @@ export interface LogisticFit {
   converged: boolean;
 }
 
+/** log(1 + e^x) without overflow. */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
 /**
- * Maximum-likelihood logistic regression y ~ intercept + slope·x (+ offset) by Newton–Raphson.
- * `fixSlope` holds the slope fixed (calibration-in-the-large uses slope 1 via offset); `noIntercept` fits the slope only.
+ * Maximum-likelihood logistic regression y ~ intercept + slope·x (+ offset) by Newton–Raphson with
+ * step halving (every accepted step raises the log-likelihood, so a start far from the optimum cannot
+ * oscillate). `fixSlope` holds the slope fixed (calibration-in-the-large uses slope 0 with logit(p) as
+ * offset); `noIntercept` fits the slope only.
+ *
+ * Converged means the Newton decrement gᵀH⁻¹g — the log-likelihood still to gain — is below 1e-14
+ * relative to the log-likelihood (a scale-free test: an absolute step tolerance is never met by fits on
+ * large or far-from-zero data), with finite coefficients under 1e3 in size and a log-likelihood short of
+ * 0. A log-likelihood of 0 or diverging coefficients mean the outcome is (quasi-)separated by x.
+ * @example fitLogistic([-2, -1, 0, 1, 2, 0.5], [0, 0, 1, 1, 1, 0]).slope
  */
 export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, opts: { offset?: ArrayLike<number>; fixSlope?: number; noIntercept?: boolean } = {}): LogisticFit {
   let a = 0;
   let b = opts.fixSlope ?? (opts.noIntercept ? 1 : 0);
   const n = x.length;
+  const off = opts.offset;
+  const loglik = (ca: number, cb: number): number => {
+    let ll = 0;
+    for (let i = 0; i < n; i++) {
+      const eta = ca + cb * x[i]! + (off ? off[i]! : 0);
+      ll += (y[i] === 1 ? eta : 0) - softplus(eta);
+    }
+    return ll;
+  };
+  let ll = loglik(a, b);
   let converged = false;
   for (let iter = 0; iter < 100; iter++) {
     let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
-      const eta = a + b * xi + (opts.offset ? opts.offset[i]! : 0);
+      const eta = a + b * xi + (off ? off[i]! : 0);
       const p = sigmoid(eta);
       const w = p * (1 - p);
       const r = y[i]! - p;
@@ -134,20 +158,38 @@ export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, opts: { 
       da = (hbb * ga - hab * gb) / det;
       db = (haa * gb - hab * ga) / det;
     }
-    // Damp huge steps (separable data) so the iterate stays finite.
+    const decrement = da * ga + db * gb;
+    if (!(decrement >= 0) || !Number.isFinite(decrement)) break;
+    if (decrement <= 1e-14 * Math.max(1, Math.abs(ll))) {
+      // Inside the quadratic region: the last Newton step squares the remaining error.
+      a += da;
+      b += db;
+      converged = true;
+      break;
+    }
+    // Keep iterates finite on separable data, then halve until the log-likelihood does not fall.
     const size = Math.max(Math.abs(da), Math.abs(db));
     if (size > 10) {
       da *= 10 / size;
       db *= 10 / size;
     }
-    a += da;
-    b += db;
-    if (size < 1e-12) {
+    let t = 1;
+    let next = loglik(a + da, b + db);
+    while (!(next >= ll) && t > 1e-12) {
+      t /= 2;
+      next = loglik(a + t * da, b + t * db);
+    }
+    if (!(next >= ll)) {
+      // No ascent along the Newton direction: at the optimum up to rounding.
       converged = true;
       break;
     }
+    a += t * da;
+    b += t * db;
+    ll = next;
   }
-  return { intercept: a, slope: b, converged };
+  const separated = ll > -1e-9 * Math.max(1, n) || !(Math.abs(a) < 1e3 && Math.abs(b) < 1e3);
+  return { intercept: a, slope: b, converged: converged && !separated };
 }
 
 /**
@@ -155,7 +197,7 @@ export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, opts: { 
  * (calibration-in-the-large: intercept with logit(p) as offset, slope fixed at 1). Ideal: slope 1, intercept 0.
  */
 export function calibrationSlopeIntercept(p: ArrayLike<number>, y: ArrayLike<number>): { slope: number; intercept: number; converged: boolean } {
-  const lp = Array.from(p as ArrayLike<number>, logit);
+  const lp = mapFloat(p, logit);
   const joint = fitLogistic(lp, y);
   const citl = fitLogistic(lp, y, { offset: lp, fixSlope: 0 });
   return { slope: joint.slope, intercept: citl.intercept, converged: joint.converged && citl.converged };
@@ -244,12 +286,12 @@ export type RecalibrationMap = z.infer<typeof recalibrationMapSchema>;
 export type RecalibrationMethod = RecalibrationMap['method'];
 
 export function fitPlatt(p: ArrayLike<number>, y: ArrayLike<number>): RecalibrationMap {
-  const f = fitLogistic(Array.from(p as ArrayLike<number>, logit), y);
+  const f = fitLogistic(mapFloat(p, logit), y);
   return { method: 'platt', a: f.intercept, b: f.slope };
 }
 
 export function fitTemperature(p: ArrayLike<number>, y: ArrayLike<number>): RecalibrationMap {
-  const f = fitLogistic(Array.from(p as ArrayLike<number>, logit), y, { noIntercept: true });
+  const f = fitLogistic(mapFloat(p, logit), y, { noIntercept: true });
   // A non-positive slope means the scores rank backwards; temperature scaling cannot express that.
   const temperature = f.slope > 1e-6 ? 1 / f.slope : 1e6;
   return { method: 'temperature', temperature };

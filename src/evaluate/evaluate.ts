@@ -10,13 +10,14 @@ import { type BinaryEvaluation, type Labelled, evaluateBinary, isProbability, th
 import type { CalibrationFile } from './calibration.js';
 import { discordant, mcnemar, pairedDelong } from './compare.js';
 import { aurocDelong } from './discrimination.js';
-import { type BinaryTask, buildTasks, designRows, groupValues } from './inputs.js';
+import { type BinaryTask, buildTasks, designRows, groupValues, parseScores } from './inputs.js';
+import { type PredictionsTable, tableFromCsv } from './table.js';
 import { type ThresholdRule, describeRule, ruleId } from './operating-point.js';
 import { auroc, averagePrecision, rankScores } from './ranking.js';
 import { type ClassResult, type Comparison, type EvaluationResults, evaluationResultsSchema } from './schema.js';
 import { siteValidation } from './sites.js';
 import { disparities, groupResult, subgroupFlags, subset } from './subgroups.js';
-import { fin } from './stats.js';
+import { fin, gatherBytes, gatherFloat } from './stats.js';
 
 export interface EvaluateOptions {
   /** Name shown for the input (a file's base name; never a full path with patient data). */
@@ -56,7 +57,7 @@ export interface EvaluationOutput {
 }
 
 /** Labelled subset of rows for one task: drops non-0/1 labels and non-numeric scores, counting why. */
-function labelled(task: BinaryTask, rows: number[], scores: Float64Array = task.scores): { data: Labelled; reasons: Record<string, number> } {
+function labelled(task: BinaryTask, rows: number[], scores: Float64Array = task.scores, rejected?: Uint8Array): { data: Labelled; reasons: Record<string, number> } {
   const reasons: Record<string, number> = {};
   const keep: number[] = [];
   const bump = (k: string) => (reasons[k] = (reasons[k] ?? 0) + 1);
@@ -65,11 +66,12 @@ function labelled(task: BinaryTask, rows: number[], scores: Float64Array = task.
     if (l === -1) bump('uncertain label (-1)');
     else if (l === -2) bump('blank label');
     else if (l === -3) bump('unreadable label');
-    else if (!Number.isFinite(scores[i]!)) bump('missing or non-numeric score');
+    // `radml predict` leaves a gate-rejected image's scores blank and says so in `rejected`.
+    else if (!Number.isFinite(scores[i]!)) bump(rejected?.[i] ? 'rejected by the out-of-distribution gate' : 'missing or non-numeric score');
     else keep.push(i);
   }
   return {
-    data: { scores: Float64Array.from(keep, (i) => scores[i]!), labels: Uint8Array.from(keep, (i) => task.labels[i]!), rows: keep },
+    data: { scores: gatherFloat(scores, keep), labels: gatherBytes(task.labels, keep), rows: keep },
     reasons,
   };
 }
@@ -107,7 +109,67 @@ function failedClass(task: BinaryTask, message: string, maxFpr: number): ClassRe
     partial_auroc: { max_fpr: maxFpr, raw: null, standardized: null }, brier: null, log_loss: null, ece: null, mce: null,
     calibration: { slope: null, intercept: null, bins: [] }, operating_point: op, operating_points: [op], decision_curve: [],
     curves: { roc: [], roc_band: null, pr: [] }, recalibration: {}, groups: {}, disparities: {}, flags: [], sites: null,
+    fit_for_use: { fit: false, reason: 'the evaluation of this class failed' },
   };
+}
+
+/**
+ * Fit for use: AUROC measured and its 95% interval (DeLong, else bootstrap) entirely above 0.5. A
+ * finding the model does not rank better than chance must not be shipped with a threshold as if it did.
+ * @example fitForUse(results.classes['nodule']) // { fit: false, reason: 'AUROC 0.54 (95% CI 0.45–0.63) includes 0.5: …' }
+ */
+export function fitForUse(c: Pick<ClassResult, 'auroc'>): { fit: boolean; reason: string | null } {
+  const a = c.auroc;
+  if (a.estimate === null) return { fit: false, reason: 'AUROC could not be measured on the evaluation rows' };
+  const interval = a.ci95 ?? a.ci95_bootstrap;
+  const f = (x: number) => x.toFixed(2);
+  if (!interval) return { fit: false, reason: `AUROC ${f(a.estimate)} has no confidence interval (too few cases to tell it from chance)` };
+  if (interval[0] <= 0.5) {
+    return { fit: false, reason: `AUROC ${f(a.estimate)} (95% CI ${f(interval[0])}–${f(interval[1])}) includes 0.5: on these data the model does not rank cases better than chance` };
+  }
+  return { fit: true, reason: null };
+}
+
+/**
+ * Group columns that split the rows identically (site and manufacturer when every site has its own
+ * scanner): each later one points at the first (`primaryOf`), and the first gets, per value, the names
+ * of the coinciding values (`aliases`), so one shortfall is flagged once and not once per column.
+ */
+function coincidingColumns(cols: string[], values: Map<string, (string | undefined)[]>, rows: number[]): { primaryOf: Map<string, string>; aliases: Map<string, Record<string, string>> } {
+  const primaryOf = new Map<string, string>();
+  const aliases = new Map<string, Record<string, string>>();
+  const signature = (col: string): Int32Array => {
+    const vals = values.get(col)!;
+    const ids = new Map<string | undefined, number>();
+    return Int32Array.from(rows, (r) => {
+      const v = vals[r];
+      let id = ids.get(v);
+      if (id === undefined) ids.set(v, (id = ids.size));
+      return id;
+    });
+  };
+  const sigs = cols.map(signature);
+  const same = (a: Int32Array, b: Int32Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  cols.forEach((col, j) => {
+    for (let i = 0; i < j; i++) {
+      const first = cols[i]!;
+      if (primaryOf.has(first) || !same(sigs[i]!, sigs[j]!)) continue;
+      primaryOf.set(col, first);
+      const a = aliases.get(first) ?? {};
+      const fv = values.get(first)!;
+      const cv = values.get(col)!;
+      for (const r of rows) {
+        const key = fv[r];
+        const alias = cv[r];
+        if (key === undefined || alias === undefined) continue;
+        const text = `${col} = ${alias}`;
+        if (!(a[key] ?? '').split(', ').includes(text)) a[key] = a[key] ? `${a[key]}, ${text}` : text;
+      }
+      aliases.set(first, a);
+      break;
+    }
+  });
+  return { primaryOf, aliases };
 }
 
 /**
@@ -116,8 +178,9 @@ function failedClass(task: BinaryTask, message: string, maxFpr: number): ClassRe
  * const { results, calibration } = evaluatePredictions(readCsv('preds.csv'), { groups: ['sex', 'site'], costs: { fn: 10, fp: 1 } });
  * results.classes['pneumonia'].auroc // { estimate, ci95, … }
  */
-export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {}, onProgress?: ProgressCallback): EvaluationOutput {
-  const source = opts.source ?? 'predictions';
+export function evaluatePredictions(input: CsvTable | PredictionsTable, opts: EvaluateOptions = {}, onProgress?: ProgressCallback): EvaluationOutput {
+  const source = opts.source ?? ('rows' in input ? 'predictions' : input.file);
+  const table: PredictionsTable = 'rows' in input ? tableFromCsv(input, source) : input;
   const taskSet = buildTasks(table, { ...(opts.labelColumn ? { labelColumn: opts.labelColumn } : {}), ...(opts.positive ? { positive: opts.positive } : {}), ...(opts.findings ? { findings: opts.findings } : {}) }, source);
   const design = designRows(table, { ...(opts.tuneSplit ? { tuneSplit: opts.tuneSplit } : {}), ...(opts.evalSplit ? { evalSplit: opts.evalSplit } : {}), ...(opts.sameData ? { sameData: true } : {}) }, source);
   const bootstrap = opts.bootstrap ?? 2000;
@@ -150,10 +213,12 @@ export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {},
   const classes: Record<string, ClassResult> = {};
   const calibration: CalibrationFile = { format: 'radml.calibration/1', created: new Date().toISOString(), fitted_on: { split: design.tuningLabel, n: design.tuningRows.length }, classes: {} };
   const evaluated: { task: BinaryTask; data: Labelled }[] = [];
+  const rejectedCells = table.column('rejected');
+  const rejectedRows = rejectedCells ? Uint8Array.from(rejectedCells, (v) => (/^(1|true|yes)$/i.test(v.trim()) ? 1 : 0)) : undefined;
   taskSet.tasks.forEach((task, ti) => {
     try {
       const tune = labelled(task, design.tuningRows).data;
-      const { data, reasons } = labelled(task, design.evaluationRows);
+      const { data, reasons } = labelled(task, design.evaluationRows, task.scores, rejectedRows);
       evaluated.push({ task, data });
       const stage = taskSet.tasks.length > 1 ? `bootstrap ${ti + 1}/${taskSet.tasks.length}` : 'bootstrap';
       const be: BinaryEvaluation = evaluateBinary(tune, data, {
@@ -189,6 +254,7 @@ export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {},
         for (let i = 0; i < data.scores.length; i++) d += data.scores[i]! - data.labels[i]!;
         citl = d / data.scores.length;
       }
+      const { primaryOf, aliases } = coincidingColumns(groupCols, groupColumnValues, data.rows);
       for (const col of groupCols) {
         const vals = groupColumnValues.get(col)!;
         const names = [...new Set(data.rows.map((r) => vals[r]).filter((v): v is string => v !== undefined))].sort();
@@ -198,12 +264,15 @@ export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {},
         if (missing > 0) res.messages.push(`${missing} row(s) have no value for "${col}" and are left out of that subgroup analysis.`);
         res.groups[col] = groups;
         res.disparities[col] = disparities(groups);
-        res.flags.push(...subgroupFlags(col, groups, { ...res, calibration_in_the_large: citl }, minN));
+        const primaryCol = primaryOf.get(col);
+        if (primaryCol === undefined) res.flags.push(...subgroupFlags(col, groups, { ...res, calibration_in_the_large: citl }, minN, 0.05, aliases.get(col)));
+        else res.flags.push({ severity: 'info', text: `In these evaluation rows "${col}" coincides with "${primaryCol}" (each ${col} value is exactly one ${primaryCol} value), so its findings are reported once, under ${primaryCol}.` });
       }
       if (siteVals) {
         const sv = siteValidation(data, siteVals, design.tuningRows.length > 0 ? primary : { kind: 'youden' }, minN);
         res.sites = sv;
       }
+      res.fit_for_use = fitForUse(res);
       classes[task.name] = res;
       calibration.classes[task.name] = {
         score_column: task.scoreColumn,
@@ -259,7 +328,7 @@ export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {},
     created: new Date().toISOString(),
     input: {
       predictions: source,
-      n_rows: table.rows.length,
+      n_rows: table.rowCount,
       label_kind: taskSet.labelKind,
       label_column: taskSet.labelColumn,
       positive: taskSet.positive,
@@ -296,17 +365,16 @@ export function evaluatePredictions(table: CsvTable, opts: EvaluateOptions = {},
 }
 
 /** Paired comparison of two score columns against the first task's labels. */
-function compareModels(table: CsvTable, task: BinaryTask, cols: [string, string], design: ReturnType<typeof designRows>, rule: ThresholdRule, source: string): Comparison {
+function compareModels(table: PredictionsTable, task: BinaryTask, cols: [string, string], design: ReturnType<typeof designRows>, rule: ThresholdRule, source: string): Comparison {
   for (const c of cols) if (!table.header.includes(c)) throw new InputError('EVALUATE_COMPARE', `${source}: --compare column "${c}" not found (score columns: ${table.header.filter((h) => h.startsWith('score_')).join(', ')})`);
-  const parse = (c: string) => Float64Array.from(table.rows, (r) => ((r[c] ?? '').trim() === '' ? NaN : Number(r[c])));
-  const sa = parse(cols[0]);
-  const sb = parse(cols[1]);
+  const sa = parseScores(table, cols[0]);
+  const sb = parseScores(table, cols[1]);
   const bothFinite = (rows: number[]) => rows.filter((i) => Number.isFinite(sa[i]!) && Number.isFinite(sb[i]!) && (task.labels[i] === 0 || task.labels[i] === 1));
   const evalRows = bothFinite(design.evaluationRows);
   const tuneRows = bothFinite(design.tuningRows);
-  const labels = Uint8Array.from(evalRows, (i) => task.labels[i]!);
-  const A = Float64Array.from(evalRows, (i) => sa[i]!);
-  const B = Float64Array.from(evalRows, (i) => sb[i]!);
+  const labels = gatherBytes(task.labels, evalRows);
+  const A = gatherFloat(sa, evalRows);
+  const B = gatherFloat(sb, evalRows);
   const messages: string[] = [];
   const da = aurocDelong(A, labels);
   const db = aurocDelong(B, labels);
@@ -314,9 +382,9 @@ function compareModels(table: CsvTable, task: BinaryTask, cols: [string, string]
   const both = P > 0 && P < labels.length;
   const d = both ? pairedDelong(A, B, labels) : null;
   if (!both) messages.push('The paired DeLong test needs positives and negatives in the evaluation rows.');
-  const tl = Uint8Array.from(tuneRows, (i) => task.labels[i]!);
-  const tA: Labelled = { scores: Float64Array.from(tuneRows, (i) => sa[i]!), labels: tl, rows: tuneRows };
-  const tB: Labelled = { scores: Float64Array.from(tuneRows, (i) => sb[i]!), labels: tl, rows: tuneRows };
+  const tl = gatherBytes(task.labels, tuneRows);
+  const tA: Labelled = { scores: gatherFloat(sa, tuneRows), labels: tl, rows: tuneRows };
+  const tB: Labelled = { scores: gatherFloat(sb, tuneRows), labels: tl, rows: tuneRows };
   const thA = thresholdFor(rule, tA).threshold;
   const thB = thresholdFor(rule, tB).threshold;
   const mc: Comparison['mcnemar'] = [];

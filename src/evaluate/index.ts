@@ -8,7 +8,7 @@
  * import { evaluatePredictions } from './evaluate/index.js';
  * const { results, calibration } = evaluatePredictions(readCsv('predictions.csv'), { groups: ['sex', 'age_band'] });
  */
-export { evaluatePredictions, type EvaluateOptions, type EvaluationOutput } from './evaluate.js';
+export { evaluatePredictions, fitForUse, type EvaluateOptions, type EvaluationOutput } from './evaluate.js';
 export * from './schema.js';
 export { applyCalibration, calibrationFileSchema, type CalibrationFile, type RecalibrationMap, recalibrate, brierScore, calibrationErrors, reliabilityBins, calibrationSlopeIntercept, fitIsotonic, fitPlatt, fitTemperature } from './calibration.js';
 export { rankScores, auroc, averagePrecision, partialAuroc, rocCurve, prCurve, delongComponents, delongVariance, delongCovariance } from './ranking.js';
@@ -18,4 +18,5 @@ export { pairedDelong, mcnemar } from './compare.js';
 export { confusionAt, operatingMetrics, type Confusion } from './confusion.js';
 export { chooseThreshold, decisionCurve, type ThresholdRule } from './operating-point.js';
 export { wilsonInterval, normalQuantile, normalCdf } from './stats.js';
-export { buildTasks, designRows, groupValues } from './inputs.js';
+export { buildTasks, designRows, groupValues, parseScores } from './inputs.js';
+export { type PredictionsTable, parsePredictions, readPredictions, tableFromCsv } from './table.js';

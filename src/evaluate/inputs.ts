@@ -2,14 +2,15 @@
  * Reading a predictions table (DESIGN.md contract: manifest columns plus `score_<class>`) into binary
  * tasks — one per evaluated class or finding — and the tuning / evaluation row sets.
  */
-import type { CsvTable } from '../util/csv.js';
 import { InputError } from '../util/errors.js';
+import { parseDecimal, readDecimalCell } from '../util/number.js';
 import { METADATA_COLUMNS, ageBand, parseAge } from '../data/manifest.js';
+import type { PredictionsTable } from './table.js';
 
 export interface BinaryTask {
   name: string;
   scoreColumn: string;
-  /** Per table row: score, NaN when missing or not a number. */
+  /** Per table row: score, NaN when missing (blank, or a missing-value marker such as NaN / NA). */
   scores: Float64Array;
   /** Per table row: 1 positive, 0 negative, -1 uncertain, -2 blank / not labelled, -3 unreadable label. */
   labels: Int8Array;
@@ -25,19 +26,34 @@ export interface TaskSet {
 
 const NEGATIVE_NAMES = new Set(['normal', 'negative', 'no', 'none', 'absent', 'false', '0', 'no_finding', 'no finding', 'healthy', 'benign', 'control']);
 
-function parseScores(table: CsvTable, column: string): Float64Array {
-  const out = new Float64Array(table.rows.length);
-  table.rows.forEach((r, i) => {
-    const s = (r[column] ?? '').trim();
-    out[i] = s === '' ? NaN : Number(s);
-  });
+/**
+ * Scores of one column. Only decimal numbers are scores: `Number()` would read `0x1F` as 31 and `0b1`
+ * as 1 and silently change every metric, so anything that is neither a decimal nor a missing-value
+ * marker is an error naming the row, column and value.
+ */
+export function parseScores(table: PredictionsTable, column: string): Float64Array {
+  const cells = table.column(column);
+  const out = new Float64Array(table.rowCount).fill(NaN);
+  if (!cells) return out;
+  for (let i = 0; i < cells.length; i++) {
+    const s = cells[i]!;
+    const c = readDecimalCell(s);
+    if (c.kind === 'number') out[i] = c.value;
+    else if (c.kind === 'invalid') {
+      throw new InputError(
+        'PREDICTIONS_SCORE',
+        `${table.file}: line ${table.line(i)}, column "${column}": "${s.length > 40 ? s.slice(0, 40) + '…' : s}" is not a decimal number (scores are written like 0.73 or 7.3e-1; leave the cell empty for a missing score)`,
+        { file: table.file },
+      );
+    }
+  }
   return out;
 }
 
 function findingValue(s: string): number {
   const v = s.trim();
   if (v === '') return -2;
-  const n = Number(v);
+  const n = parseDecimal(v);
   if (n === 1) return 1;
   if (n === 0) return 0;
   if (n === -1) return -1;
@@ -56,7 +72,7 @@ export interface TaskOptions {
  * with two classes and no `positive` the one that is not a "normal"-like name, or every class with a score
  * column one-vs-rest. Multi-label: every finding column that has a `score_<finding>` column.
  */
-export function buildTasks(table: CsvTable, opts: TaskOptions = {}, file = 'predictions'): TaskSet {
+export function buildTasks(table: PredictionsTable, opts: TaskOptions = {}, file = table.file): TaskSet {
   const header = table.header;
   const scoreCols = header.filter((h) => h.startsWith('score_'));
   if (scoreCols.length === 0) throw new InputError('PREDICTIONS_NO_SCORES', `${file}: no score_<class> column found (the predictions contract needs one per class or finding)`, { file });
@@ -64,7 +80,8 @@ export function buildTasks(table: CsvTable, opts: TaskOptions = {}, file = 'pred
   const labelColumn = opts.labelColumn ?? (header.includes('label') ? 'label' : undefined);
   if (opts.labelColumn && !header.includes(opts.labelColumn)) throw new InputError('PREDICTIONS_LABEL', `${file}: label column "${opts.labelColumn}" not found (columns: ${header.join(', ')})`, { file });
   if (labelColumn) {
-    const classes = [...new Set(table.rows.map((r) => (r[labelColumn] ?? '').trim()).filter((v) => v !== ''))].sort();
+    const labelCells = table.column(labelColumn)!;
+    const classes = [...new Set(labelCells.map((v) => v.trim()).filter((v) => v !== ''))].sort();
     const withScores = classes.filter((c) => header.includes(`score_${c}`));
     let chosen: string[];
     let positive: string | null = opts.positive ?? null;
@@ -86,9 +103,9 @@ export function buildTasks(table: CsvTable, opts: TaskOptions = {}, file = 'pred
       notes.push(`No --positive given and ${classes.length} classes: each class with a score column is evaluated one-vs-rest.`);
     }
     const tasks = chosen.map((c) => {
-      const labels = new Int8Array(table.rows.length);
-      table.rows.forEach((r, i) => {
-        const v = (r[labelColumn] ?? '').trim();
+      const labels = new Int8Array(table.rowCount);
+      labelCells.forEach((cell, i) => {
+        const v = cell.trim();
         labels[i] = v === '' ? -2 : v === c ? 1 : 0;
       });
       return { name: c, scoreColumn: `score_${c}`, scores: parseScores(table, `score_${c}`), labels };
@@ -108,19 +125,27 @@ export function buildTasks(table: CsvTable, opts: TaskOptions = {}, file = 'pred
     );
   }
   const tasks = findings.map((f) => {
-    const labels = new Int8Array(table.rows.length);
-    table.rows.forEach((r, i) => (labels[i] = findingValue(r[f] ?? '')));
+    const labels = new Int8Array(table.rowCount);
+    table.column(f)!.forEach((cell, i) => (labels[i] = findingValue(cell)));
     return { name: f, scoreColumn: `score_${f}`, scores: parseScores(table, `score_${f}`), labels };
   });
   return { labelKind: 'multilabel', labelColumn: null, positive: null, tasks, notes };
 }
 
 /** Normalised split of each row ('' when absent). */
-export function rowSplits(table: CsvTable): string[] {
-  if (!table.header.includes('split')) return table.rows.map(() => '');
-  return table.rows.map((r) => {
-    const s = (r['split'] ?? '').trim().toLowerCase();
-    return s === 'valid' || s === 'validation' ? 'val' : s;
+export function rowSplits(table: PredictionsTable): string[] {
+  const cells = table.column('split');
+  if (!cells) return new Array<string>(table.rowCount).fill('');
+  // Split columns hold a handful of values: normalise each distinct one once.
+  const norm = new Map<string, string>();
+  return cells.map((cell) => {
+    let s = norm.get(cell);
+    if (s === undefined) {
+      s = cell.trim().toLowerCase();
+      if (s === 'valid' || s === 'validation') s = 'val';
+      norm.set(cell, s);
+    }
+    return s;
   });
 }
 
@@ -139,7 +164,7 @@ export interface RowDesign {
  * Defaults: tune on `val` when a split column has it; evaluate on `test`, else on every row that is
  * neither tuning nor `train`. With `sameData`, both are the evaluation rows and the report says so.
  */
-export function designRows(table: CsvTable, opts: { tuneSplit?: string; evalSplit?: string; sameData?: boolean } = {}, file = 'predictions'): RowDesign {
+export function designRows(table: PredictionsTable, opts: { tuneSplit?: string; evalSplit?: string; sameData?: boolean } = {}, file = table.file): RowDesign {
   const splits = rowSplits(table);
   const present = new Set(splits.filter((s) => s !== ''));
   const notes: string[] = [];
@@ -172,8 +197,9 @@ export function designRows(table: CsvTable, opts: { tuneSplit?: string; evalSpli
     }
   }
   if (evalRows.length === 0) throw new InputError('PREDICTIONS_EMPTY', `${file}: no rows to evaluate (${evalLabel})`, { file });
-  const evalSet = new Set(evalRows);
-  const overlap = tuneRows.length > 0 && tuneRows.some((i) => evalSet.has(i));
+  const isEval = new Uint8Array(splits.length);
+  for (const i of evalRows) isEval[i] = 1;
+  const overlap = tuneRows.length > 0 && tuneRows.some((i) => isEval[i] === 1);
   if (opts.sameData || overlap) {
     notes.push(
       opts.sameData
@@ -192,12 +218,12 @@ export function designRows(table: CsvTable, opts: { tuneSplit?: string; evalSpli
  * Subgroup value of each row for a column; numeric `age` becomes an age band, and `age_band` is derived
  * from `age` when the table has no such column. Intersections are "a × b" column names.
  */
-export function groupValues(table: CsvTable, column: string): (string | undefined)[] | null {
+export function groupValues(table: PredictionsTable, column: string): (string | undefined)[] | null {
   const parts = column.split(' × ');
   if (parts.length > 1) {
     const each = parts.map((p) => groupValues(table, p));
     if (each.some((e) => e === null)) return null;
-    return table.rows.map((_, i) => {
+    return Array.from({ length: table.rowCount }, (_, i) => {
       const vs = each.map((e) => e![i]);
       return vs.some((v) => v === undefined) ? undefined : vs.join(' & ');
     });
@@ -208,13 +234,15 @@ export function groupValues(table: CsvTable, column: string): (string | undefine
     return ageBand(parseAge(t));
   };
   if (column === 'age_band' && !table.header.includes('age_band')) {
-    if (!table.header.includes('age')) return null;
-    return table.rows.map((r) => ageFrom(r['age'] ?? ''));
+    const ages = table.column('age');
+    if (!ages) return null;
+    return ages.map(ageFrom);
   }
-  if (!table.header.includes(column)) return null;
-  if (column === 'age') return table.rows.map((r) => ageFrom(r['age'] ?? ''));
-  return table.rows.map((r) => {
-    const v = (r[column] ?? '').trim();
+  const cells = table.column(column);
+  if (!cells) return null;
+  if (column === 'age') return cells.map(ageFrom);
+  return cells.map((c) => {
+    const v = c.trim();
     return v === '' ? undefined : v;
   });
 }

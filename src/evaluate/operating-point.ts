@@ -133,8 +133,9 @@ export interface DecisionCurvePoint {
  * Decision-curve analysis (Vickers & Elkin 2006): net benefit = TP/n − FP/n · pt/(1 − pt) when
  * treating cases with score ≥ pt, against treating everyone and no one. Scores should be probabilities.
  */
-export function decisionCurve(scores: ArrayLike<number>, labels: ArrayLike<number>, thresholds: number[] = defaultDcaGrid()): DecisionCurvePoint[] {
-  const r = rankScores(scores, labels);
+export function decisionCurve(scores: ArrayLike<number>, labels: ArrayLike<number>, thresholds: number[] = defaultDcaGrid(), ranked?: RankedScores): DecisionCurvePoint[] {
+  // The caller's ranking when it has one: a million scores are not sorted twice.
+  const r = ranked ?? rankScores(scores, labels);
   const n = r.n;
   const prevalence = r.nPositive / n;
   const out: DecisionCurvePoint[] = [];

@@ -116,22 +116,70 @@ export function rocCurve(r: RankedScores): RocPoint[] {
  * quantity scikit-learn returns for `roc_auc_score(..., max_fpr=maxFpr)`.
  */
 export function partialAuroc(r: RankedScores, maxFpr: number): { raw: number; standardized: number } {
-  const pts = rocCurve(r);
+  // One pass over the ROC vertices (no point objects: a million distinct scores would mean a million).
   let area = 0;
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (a.fpr >= maxFpr) break;
-    if (b.fpr <= maxFpr) area += ((b.fpr - a.fpr) * (a.tpr + b.tpr)) / 2;
+  let tp = 0;
+  let fp = 0;
+  let aF = 0;
+  let aT = 0;
+  for (let g = 0; g < r.groupScore.length; g++) {
+    tp += r.groupPositives[g]!;
+    fp += r.groupNegatives[g]!;
+    const bF = fp / r.nNegative;
+    const bT = tp / r.nPositive;
+    if (aF >= maxFpr) break;
+    if (bF <= maxFpr) area += ((bF - aF) * (aT + bT)) / 2;
     else {
-      const tprAt = a.tpr + ((b.tpr - a.tpr) * (maxFpr - a.fpr)) / (b.fpr - a.fpr);
-      area += ((maxFpr - a.fpr) * (a.tpr + tprAt)) / 2;
+      const tprAt = aT + ((bT - aT) * (maxFpr - aF)) / (bF - aF);
+      area += ((maxFpr - aF) * (aT + tprAt)) / 2;
       break;
     }
+    aF = bF;
+    aT = bT;
   }
   const minArea = 0.5 * maxFpr * maxFpr;
   const maxArea = maxFpr;
   return { raw: area, standardized: 0.5 * (1 + (area - minArea) / (maxArea - minArea)) };
+}
+
+/**
+ * Indices 0…count−1 of `max` points spread evenly over them (all when count ≤ max), first and last
+ * included — how the report thins a curve of a million vertices to a plottable few hundred.
+ */
+function evenPick(count: number, max: number): (i: number) => boolean {
+  if (count <= max) return () => true;
+  const want = new Set<number>();
+  const step = (count - 1) / (max - 1);
+  for (let k = 0; k < max; k++) want.add(Math.round(k * step));
+  return (i) => want.has(i);
+}
+
+/** `rocCurve` thinned to at most `max` evenly spaced vertices, without building every vertex. */
+export function rocCurveSampled(r: RankedScores, max: number): { fpr: number; tpr: number }[] {
+  const keep = evenPick(r.groupScore.length + 1, max);
+  const out = keep(0) ? [{ fpr: 0, tpr: 0 }] : [];
+  let tp = 0;
+  let fp = 0;
+  for (let g = 0; g < r.groupScore.length; g++) {
+    tp += r.groupPositives[g]!;
+    fp += r.groupNegatives[g]!;
+    if (keep(g + 1)) out.push({ fpr: fp / r.nNegative, tpr: tp / r.nPositive });
+  }
+  return out;
+}
+
+/** `prCurve` thinned to at most `max` evenly spaced points, without building every point. */
+export function prCurveSampled(r: RankedScores, max: number): { recall: number; precision: number }[] {
+  const keep = evenPick(r.groupScore.length, max);
+  const out: { recall: number; precision: number }[] = [];
+  let tp = 0;
+  let fp = 0;
+  for (let g = 0; g < r.groupScore.length; g++) {
+    tp += r.groupPositives[g]!;
+    fp += r.groupNegatives[g]!;
+    if (keep(g)) out.push({ recall: tp / r.nPositive, precision: tp + fp > 0 ? tp / (tp + fp) : 1 });
+  }
+  return out;
 }
 
 export interface PrPoint {
@@ -159,14 +207,16 @@ export function averagePrecisionFromGroups(groupPositives: ArrayLike<number>, gr
   for (let g = 0; g < groupPositives.length; g++) P += groupPositives[g]!;
   let tp = 0;
   let fp = 0;
-  let ap = 0;
+  let sum = 0;
   for (let g = 0; g < groupPositives.length; g++) {
     const wp = groupPositives[g]!;
     tp += wp;
     fp += groupNegatives[g]!;
-    if (wp !== 0) ap += (wp / P) * (tp / (tp + fp));
+    if (wp !== 0) sum += wp * (tp / (tp + fp));
   }
-  return ap;
+  // Summing (wp/P)·precision term by term can round above 1 (e.g. perfect ranking over many groups);
+  // one division at the end and a clamp keep AP in [0, 1].
+  return Math.min(1, sum / P);
 }
 
 export function averagePrecision(r: RankedScores): number {

@@ -137,6 +137,13 @@ export const classResultSchema = z.object({
   disparities: z.record(z.string(), disparitySchema),
   flags: z.array(flagSchema),
   sites: siteValidationSchema.nullable(),
+  /**
+   * Whether the evaluation supports using this output at all: not when its AUROC interval includes
+   * 0.5 (the ranking is not distinguishable from chance) or AUROC could not be measured. An unfit
+   * class is flagged in the report and its threshold is not shipped unless forced. Optional so that
+   * results.json files written before it still read.
+   */
+  fit_for_use: z.object({ fit: z.boolean(), reason: z.string().nullable() }).optional(),
 });
 
 export const comparisonSchema = z.object({

@@ -9,14 +9,14 @@ import { aurocDelong } from './discrimination.js';
 import type { ThresholdRule } from './operating-point.js';
 import { averagePrecision, rankScores } from './ranking.js';
 import type { ClassResult, Disparity, Flag, GroupResult } from './schema.js';
-import { fin } from './stats.js';
+import { fin, gatherBytes, gatherFloat } from './stats.js';
 
 export function subset(data: Labelled, keep: (row: number) => boolean): Labelled {
   const idx: number[] = [];
   for (let i = 0; i < data.rows.length; i++) if (keep(data.rows[i]!)) idx.push(i);
   return {
-    scores: Float64Array.from(idx, (i) => data.scores[i]!),
-    labels: Uint8Array.from(idx, (i) => data.labels[i]!),
+    scores: gatherFloat(data.scores, idx),
+    labels: gatherBytes(data.labels, idx),
     rows: idx.map((i) => data.rows[i]!),
   };
 }
@@ -84,17 +84,38 @@ export function disparities(groups: Record<string, GroupResult>): Disparity {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+const points = (x: number) => `${(100 * Math.abs(x)).toFixed(0)} points`;
+
+/**
+ * Plain words for a group whose calibration-in-the-large differs from the overall one. The direction
+ * is the group's own (mean predicted above observed = overestimates), and the comparison with overall
+ * says "more" or "less" only when both lean the same way.
+ * @example calibrationGapText('site = B', 0.14, 0.06, 0.2)
+ * // "For site = B the model overestimates risk (mean predicted 14% vs observed 6%), less than overall (8 points here, 20 points overall)."
+ */
+export function calibrationGapText(who: string, meanPredicted: number, observed: number, overall: number): string {
+  const gap = meanPredicted - observed;
+  const dir = gap >= 0 ? 'overestimates' : 'underestimates';
+  const own = `For ${who} the model ${dir} risk (mean predicted ${pct(meanPredicted)} vs observed ${pct(observed)})`;
+  const overallText = overall === 0 ? 'overall it is calibrated in the large' : `overall it ${overall > 0 ? 'overestimates' : 'underestimates'} by ${points(overall)}`;
+  if (overall !== 0 && Math.sign(gap) === Math.sign(overall)) {
+    return `${own}, ${Math.abs(gap) > Math.abs(overall) ? 'more' : 'less'} than overall (${points(gap)} here, ${points(overall)} overall).`;
+  }
+  return `${own}, while ${overallText}.`;
+}
 const f2 = (x: number) => x.toFixed(2);
 
 /**
  * Plain-language flags for groups that fall short of the overall result by more than `tolerance`;
- * "concern" when the group's 95% interval lies entirely below the overall estimate.
+ * "concern" when the group's 95% interval lies entirely below the overall estimate. `aliases` names,
+ * per value, the values of other columns that pick out exactly the same rows.
  */
-export function subgroupFlags(column: string, groups: Record<string, GroupResult>, overall: Pick<ClassResult, 'auroc' | 'operating_point'> & { calibration_in_the_large: number | null }, minN: number, tolerance = 0.05): Flag[] {
+export function subgroupFlags(column: string, groups: Record<string, GroupResult>, overall: Pick<ClassResult, 'auroc' | 'operating_point'> & { calibration_in_the_large: number | null }, minN: number, tolerance = 0.05, aliases: Record<string, string> = {}): Flag[] {
   const flags: Flag[] = [];
   const small: string[] = [];
   for (const [value, g] of Object.entries(groups)) {
-    const who = `${column} = ${value}`;
+    // Coinciding columns (site = manufacturer) are named together: one flag, not one per column.
+    const who = `${column} = ${value}${aliases[value] ? ` (${aliases[value]})` : ''}`;
     if (!g.sufficient) {
       if (g.n < minN) small.push(`${value} (n=${g.n})`);
       continue;
@@ -117,12 +138,10 @@ export function subgroupFlags(column: string, groups: Record<string, GroupResult
     }
     // Judge a group's miscalibration relative to the overall one: a uniformly miscalibrated model is one finding, not one per group.
     const ref = overall.calibration_in_the_large ?? 0;
-    if (g.mean_predicted !== null && g.observed_rate !== null && Math.abs(g.mean_predicted - g.observed_rate - ref) > tolerance) {
-      const over = g.mean_predicted - g.observed_rate > ref;
-      flags.push({
-        severity: 'warning',
-        text: `For ${who} the model ${over ? 'over' : 'under'}estimates risk more than overall: mean predicted ${pct(g.mean_predicted)} vs observed ${pct(g.observed_rate)}${ref !== 0 ? ` (overall ${ref > 0 ? '+' : '−'}${pct(Math.abs(ref))})` : ''}.`,
-      });
+    // A group less miscalibrated than overall, in the same direction, is not a shortfall of that group.
+    const gapHere = g.mean_predicted !== null && g.observed_rate !== null ? g.mean_predicted - g.observed_rate : null;
+    if (gapHere !== null && Math.abs(gapHere - ref) > tolerance && (Math.sign(gapHere) !== Math.sign(ref) || Math.abs(gapHere) > Math.abs(ref))) {
+      flags.push({ severity: 'warning', text: calibrationGapText(who, g.mean_predicted!, g.observed_rate!, ref) });
     }
   }
   if (small.length) flags.push({ severity: 'info', text: `Too few cases to judge ${column} = ${small.join(', ')}; these groups are listed but not compared.` });

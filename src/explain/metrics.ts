@@ -104,8 +104,29 @@ export function energyInMask(map: ArrayLike<number>, mask: ArrayLike<number>): n
   return total > 0 ? inside / total : NaN;
 }
 
+/**
+ * A map that says nothing: constant (e.g. all zero, when occluding no patch changes the score) or
+ * not finite. Its maximum is everywhere, so pointing-game and top-k scores would be artefacts of
+ * pixel order; such maps are counted apart and left out of the localisation scores.
+ * @example isDegenerateMap(new Float32Array(64)) // true
+ */
+export function isDegenerateMap(map: ArrayLike<number>): boolean {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < map.length; i++) {
+    const v = map[i]!;
+    if (!Number.isFinite(v)) return true;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return !(hi - lo > 1e-12 * Math.max(1, Math.abs(hi), Math.abs(lo)));
+}
+
 export interface LocalisationSummary {
+  /** Images scored: a non-empty mask and a non-degenerate map. */
   images: number;
+  /** Images with a mask whose map was degenerate (constant), left out of every score. Absent in old files. */
+  degenerate?: number;
   pointingHitRate: number;
   /** Mean mask area fraction: the pointing game's hit rate by chance. */
   chanceHitRate: number;
@@ -117,18 +138,23 @@ export interface LocalisationSummary {
 }
 
 /**
- * Localisation over many images; images whose mask is empty are skipped (nothing to point at).
+ * Localisation over many images; images whose mask is empty are skipped (nothing to point at), and
+ * degenerate (constant) maps are counted in `degenerate` and not scored.
  * @example const s = localisationSummary(maps, masks, 64, 64, { topFraction: 0.1 });
  */
 export function localisationSummary(maps: Float32Array, masks: ArrayLike<number>, width: number, height: number, opts: { topFraction?: number; tolerance?: number } = {}): LocalisationSummary {
   const per = width * height;
   const frac = opts.topFraction ?? 0.1;
-  let n = 0, hits = 0, chance = 0, iou = 0, energy = 0, energyN = 0;
+  let n = 0, hits = 0, chance = 0, iou = 0, energy = 0, energyN = 0, degenerate = 0;
   for (let i = 0; i * per < maps.length; i++) {
     const map = maps.subarray(i * per, (i + 1) * per);
     const mask = Array.prototype.slice.call(masks, i * per, (i + 1) * per) as number[];
     const area = maskArea(mask);
     if (area === 0) continue;
+    if (isDegenerateMap(map)) {
+      degenerate++;
+      continue;
+    }
     n++;
     chance += area;
     if (pointingGame(map, mask, width, opts.tolerance ?? 0)) hits++;
@@ -138,6 +164,7 @@ export function localisationSummary(maps: Float32Array, masks: ArrayLike<number>
   }
   return {
     images: n,
+    degenerate,
     pointingHitRate: n ? hits / n : NaN,
     chanceHitRate: n ? chance / n : NaN,
     meanIoU: n ? iou / n : NaN,

@@ -12,10 +12,15 @@ export function saliencyHtml(data: unknown): string | null {
   const s = data as ExplainSummary | undefined;
   if (!s || !Array.isArray(s.methods)) return null;
   const loc = Object.entries(s.localisation);
-  const parts = [`<p>${s.images} images explained with ${esc(s.methods.join(', '))}${s.layer ? ` (Grad-CAM at ${esc(s.layer)})` : ''}.</p>`];
+  const from = s.split ? ` from ${s.split === 'all rows' ? 'every row of the data' : `the ${esc(s.split)} split`}` : '';
+  const parts = [`<p>${s.images} images${from} explained with ${esc(s.methods.join(', '))}${s.layer ? ` (Grad-CAM at ${esc(s.layer)})` : ''}.</p>`];
+  const caveats = (s.skipped ?? []).filter((k) => k.method === 'image selection');
+  if (caveats.length) parts.push(`<p class="warn">${caveats.map((k) => esc(k.reason)).join('; ')}.</p>`);
   if (loc.length) {
-    parts.push(`<table><thead><tr><th>method</th><th>pointing game</th><th>chance</th><th>IoU (top 10%)</th><th>energy in mask</th><th>uniform map</th><th>images</th></tr></thead><tbody>${loc.map(([m, l]) =>
-      `<tr><td>${esc(m)}</td><td>${pct(l!.pointingHitRate)}</td><td>${pct(l!.chanceHitRate)}</td><td>${fmt(l!.meanIoU)}</td><td>${fmt(l!.meanEnergyInMask)}</td><td>${fmt(l!.chanceEnergy)}</td><td>${l!.images}</td></tr>`).join('')}</tbody></table>`);
+    parts.push(`<table><thead><tr><th>method</th><th>pointing game</th><th>chance</th><th>IoU (top 10%)</th><th>energy in mask</th><th>uniform map</th><th>images scored</th><th>flat maps (not scored)</th></tr></thead><tbody>${loc.map(([m, l]) =>
+      `<tr><td>${esc(m)}</td><td>${pct(l!.pointingHitRate)}</td><td>${pct(l!.chanceHitRate)}</td><td>${fmt(l!.meanIoU)}</td><td>${fmt(l!.meanEnergyInMask)}</td><td>${fmt(l!.chanceEnergy)}</td><td>${l!.images}</td><td>${l!.degenerate ?? '—'}</td></tr>`).join('')}</tbody></table>`);
+    const flat = loc.filter(([, l]) => (l!.degenerate ?? 0) > 0);
+    if (flat.length) parts.push(`<p class="ci">A flat map (the same value at every pixel — for occlusion, no patch changed the score) points nowhere; ${flat.map(([m, l]) => `${l!.degenerate} ${esc(m)} map(s)`).join(', ')} were flat and are left out of the scores above.</p>`);
   } else parts.push('<p>No ground-truth masks: localisation not measured.</p>');
   const san = Object.entries(s.sanity);
   if (san.length) {

@@ -16,7 +16,7 @@ import type { ProgressCallback } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { lastConvLayer } from './graph-split.js';
 import { datasetImages, type LoadedModel, modelTargets } from './loaded-model.js';
-import { energyInMask, localisationSummary, maskArea, pointingGame, topFractionIoU, type LocalisationSummary } from './metrics.js';
+import { energyInMask, isDegenerateMap, localisationSummary, maskArea, pointingGame, topFractionIoU, type LocalisationSummary } from './metrics.js';
 import { mapToOriginal, writeNpy, writeOverlayPng } from './output.js';
 import { randomisationTest, type RandomisationResult } from './sanity.js';
 import { gradCam, integratedGradients, occlusion, smoothGrad } from './saliency.js';
@@ -41,6 +41,11 @@ export interface ExplainOptions {
   target?: string;
   /** At most this many images (seeded sample; images with masks first). Default 50. */
   maxImages?: number;
+  /**
+   * Which split's images to explain: a split name, or `all`. Default: the evaluation split — `test`
+   * when the data have one, else `val`, else every row (see `evaluationImages`).
+   */
+  split?: string;
   /** Write PNG overlays (default true) and .npy maps (default true). */
   overlays?: boolean;
   rawMaps?: boolean;
@@ -54,6 +59,8 @@ export interface ExplainOptions {
 export const explainSummarySchema = z.object({
   model: z.string(),
   images: z.number().int(),
+  /** The split the images came from ("test", "val", "all rows", …); absent in files from before it was recorded. */
+  split: z.string().optional(),
   methods: z.array(z.string()),
   layer: z.string().nullable(),
   localisation: z.record(z.string(), z.unknown()),
@@ -64,6 +71,7 @@ export const explainSummarySchema = z.object({
 export type ExplainSummary = {
   model: string;
   images: number;
+  split?: string;
   methods: SaliencyMethod[];
   layer: string | null;
   localisation: Partial<Record<SaliencyMethod, LocalisationSummary>>;
@@ -95,12 +103,65 @@ function chooseClass(probs: Float32Array, fixed: number | null, positives: Float
   return b;
 }
 
-function pickImages(ds: Dataset, max: number, seed: number, size: number): number[] {
-  const all = ds.manifest.records.map((r) => r.index);
+/** The rows an evaluation-style step runs on, and how to say which they are. */
+export interface SplitChoice {
+  indices: number[];
+  /** "test", "val", "train", or "all rows". */
+  split: string;
+  /** Set when the choice needs a caveat (e.g. no split column, so training images may be included). */
+  note: string | null;
+}
+
+/**
+ * The images explain and stress run on. Results reported next to a test-split evaluation must come
+ * from the same held-out images, not from the training images the model has memorised: by default
+ * `test` when any row has it, else `val`, else every row (with a note). `requested` picks a split by
+ * name, or `all`.
+ * @example evaluationImages(dataset.manifest.records).split // 'test'
+ */
+export function evaluationImages(records: readonly { index: number; split?: string | undefined }[], requested?: string, source = 'the data'): SplitChoice {
+  const present = new Set(records.map((r) => r.split).filter((v): v is string => v !== undefined));
+  const pick = (name: string) => records.filter((r) => r.split === name).map((r) => r.index);
+  if (requested !== undefined) {
+    const want = requested.trim().toLowerCase();
+    if (want === 'all') return { indices: records.map((r) => r.index), split: 'all rows', note: present.has('train') ? 'every row was used, including training images' : null };
+    if (!present.has(want)) throw new InputError('SPLIT_INVALID', `--split "${requested}" matches no row of ${source} (splits present: ${[...present].sort().join(', ') || 'none — there is no split column'}; or use all)`);
+    return { indices: pick(want), split: want, note: want === 'train' ? 'these are training images: results overstate how the model does on new cases' : null };
+  }
+  for (const name of ['test', 'val']) if (present.has(name)) return { indices: pick(name), split: name, note: null };
+  return {
+    indices: records.map((r) => r.index),
+    split: 'all rows',
+    note: present.size ? `${source} has only ${[...present].join(', ')} rows: every row was used, including training images` : `${source} has no split column: every row was used, which may include training images`,
+  };
+}
+
+function pickImages(ds: Dataset, candidates: number[], max: number, seed: number, size: number): number[] {
+  const all = candidates;
   const withMask = all.filter((i) => { const m = maskAt(ds, i, size); return m !== null && maskArea(m) > 0; });
-  const rest = all.filter((i) => !withMask.includes(i));
+  const masked = new Set(withMask);
+  const rest = all.filter((i) => !masked.has(i));
   const rng = new Rng(seed);
   return [...rng.shuffle(withMask), ...rng.shuffle(rest)].slice(0, max).sort((a, b) => a - b);
+}
+
+/**
+ * File stem of each image's overlay and map: its study id (made file-safe) when the manifest has one,
+ * so `ST00087_gradcam.png` is the overlay of study ST00087; else `row<n>` with n its 1-based manifest
+ * row. Studies with several images get `_<row>` appended.
+ */
+export function overlayIds(ds: Pick<Dataset, 'manifest'>): string[] {
+  const recs = ds.manifest.records;
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[.]+/, '_').slice(0, 80);
+  const count = new Map<string, number>();
+  for (const r of recs) if (r.studyId) count.set(safe(r.studyId), (count.get(safe(r.studyId)) ?? 0) + 1);
+  const ids: string[] = [];
+  for (const r of recs) {
+    const row = `row${String(r.index + 1).padStart(5, '0')}`;
+    const base = r.studyId ? safe(r.studyId) : '';
+    ids[r.index] = base === '' ? row : (count.get(base) ?? 0) > 1 ? `${base}_${row}` : base;
+  }
+  return ids;
 }
 
 async function mapsFor(method: SaliencyMethod, model: LoadedModel, x: Float32Array, n: number, cls: number[], o: ExplainOptions, g: GradientModel | null): Promise<Float32Array> {
@@ -134,7 +195,15 @@ export async function explainDataset(model: LoadedModel, ds: Dataset, outDir: st
     if (targetClass < 0) throw new InputError('CLASS_INVALID', `--target "${o.target}" is not one of the model's classes (${model.meta.classes.join(', ')})`);
   }
   const size = model.size, px = size * size;
-  const idx = pickImages(ds, o.maxImages ?? 50, o.seed ?? 1, size);
+  const choice = evaluationImages(ds.manifest.records, o.split, ds.meta.source);
+  if (choice.indices.length === 0) throw new InputError('EXPLAIN_NO_IMAGES', `${ds.meta.source}: no image in split ${choice.split}`);
+  if (choice.note) skipped.push({ method: 'image selection', reason: choice.note });
+  // The model's out-of-distribution gate: images it would refuse to score are not explained either.
+  const gated = await model.gateRows(ds, choice.indices);
+  if (gated.rejected.length) skipped.push({ method: 'image selection', reason: `${gated.rejected.length} of ${choice.indices.length} image(s) were rejected by the model's out-of-distribution gate and not explained` });
+  if (gated.accepted.length === 0) throw new InputError('EXPLAIN_NO_IMAGES', `${ds.meta.source}: every image of split ${choice.split} was rejected by the model's out-of-distribution gate`);
+  const idx = pickImages(ds, gated.accepted, o.maxImages ?? 50, o.seed ?? 1, size);
+  const fileIds = overlayIds(ds);
   const mapsDir = o.rawMaps === false ? null : join(outDir, 'maps');
   const overlayDir = o.overlays === false ? null : join(outDir, 'overlays');
   for (const d of [outDir, mapsDir, overlayDir]) if (d && !existsSync(d)) mkdirSync(d, { recursive: true });
@@ -157,10 +226,10 @@ export async function explainDataset(model: LoadedModel, ds: Dataset, outDir: st
     for (let j = 0; j < n; j++) {
       const i = part[j]!;
       const rec = ds.manifest.records[i]!;
-      const id = `img${String(i).padStart(5, '0')}`;
+      const id = fileIds[i]!;
       const mask = maskAt(ds, i, size);
       if (mask) masks.set(mask, (s0 + j) * px);
-      const row: Record<string, string | number> = { id, path: rec.path, class: model.meta.classes[cls[j]!]!, probability: Number(probs[j * k + cls[j]!]!.toFixed(4)), mask_area: mask ? Number(maskArea(mask).toFixed(4)) : '' };
+      const row: Record<string, string | number> = { id, study_id: rec.studyId ?? '', split: rec.split ?? '', path: rec.path, class: model.meta.classes[cls[j]!]!, probability: Number(probs[j * k + cls[j]!]!.toFixed(4)), mask_area: mask ? Number(maskArea(mask).toFixed(4)) : '' };
       let original: { width: number; height: number; data: Float32Array } | null = null;
       if (overlayDir) {
         try {
@@ -171,7 +240,9 @@ export async function explainDataset(model: LoadedModel, ds: Dataset, outDir: st
       }
       for (const m of methods) {
         const map = perMethod[m]!.subarray(j * px, (j + 1) * px);
-        if (mask && maskArea(mask) > 0) {
+        const flat = isDegenerateMap(map);
+        if (flat) row[`${m}_degenerate`] = 1;
+        if (mask && maskArea(mask) > 0 && !flat) {
           row[`${m}_pointing_hit`] = pointingGame(map, mask, size) ? 1 : 0;
           row[`${m}_iou_top10`] = Number(topFractionIoU(map, mask, 0.1).toFixed(4));
           row[`${m}_energy_in_mask`] = Number(energyInMask(map, mask).toFixed(4));
@@ -191,7 +262,7 @@ export async function explainDataset(model: LoadedModel, ds: Dataset, outDir: st
   const localisation: ExplainSummary['localisation'] = {};
   for (const m of methods) {
     const sum = localisationSummary(allMaps[m]!, masks, size, size, { topFraction: 0.1 });
-    if (sum.images > 0) localisation[m] = sum;
+    if (sum.images > 0 || (sum.degenerate ?? 0) > 0) localisation[m] = sum;
   }
   const sanity: ExplainSummary['sanity'] = {};
   const sn = Math.min(o.sanityImages ?? 4, idx.length);
@@ -213,7 +284,7 @@ export async function explainDataset(model: LoadedModel, ds: Dataset, outDir: st
   const header = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const csv = join(outDir, 'saliency.csv');
   writeCsv(csv, header, rows);
-  const summary: ExplainSummary = { model: model.dir, images: idx.length, methods, layer, localisation, sanity, skipped, files: { csv, maps: mapsDir, overlays: overlayDir } };
+  const summary: ExplainSummary = { model: model.dir, images: idx.length, split: choice.split, methods, layer, localisation, sanity, skipped, files: { csv, maps: mapsDir, overlays: overlayDir } };
   writeJsonAtomic(join(outDir, 'explain.json'), summary);
   return summary;
 }

@@ -3,6 +3,7 @@ import type { EvaluationResults } from '../evaluate/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { type ReportContext, type ReportSection, defaultSections } from './sections.js';
 import { esc } from './svg.js';
+import { monitorSection } from './monitor-section.js';
 
 export interface RenderOptions {
   title?: string;
@@ -36,7 +37,13 @@ tr.headline td{background:#eff6ff;font-weight:600}
 tr.muted td{color:var(--muted)}
 td.diag{background:#f1f5f9}
 .ci{color:var(--muted);font-size:12.5px;font-weight:400}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;max-width:100%}
+section{overflow-x:auto}
+.unfit{display:inline-block;background:#fef2f2;color:#991b1b;border:1px solid #fca5a5;border-radius:4px;padding:0 6px;font-size:12.5px;font-weight:600}
+tr.unfit-row td{background:#fff5f5}
+.iv{white-space:nowrap}
+table.ops td:first-child{min-width:180px;max-width:260px}
+.few{display:inline-block;color:#92400e;background:#fffbeb;border-radius:4px;padding:0 4px;font-size:11.5px;white-space:nowrap}
 .plots{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
 .plot{background:#fff;max-width:100%;height:auto}
 .plot .ptitle{font-size:13px;font-weight:600;fill:var(--ink)}
@@ -67,7 +74,7 @@ footer{color:var(--muted);font-size:12.5px;text-align:center;padding:16px}
  * @example writeFileAtomic('report.html', renderReport(results, { title: 'Pneumonia model v3' }))
  */
 export function renderReport(results: EvaluationResults, opts: RenderOptions = {}): string {
-  const sections = [...(opts.sections ?? defaultSections), ...(opts.extraSections ?? [])];
+  const sections = [...(opts.sections ?? defaultSections), ...(opts.extraSections ?? []), monitorSection];
   const ctx: ReportContext = { results, ...(opts.extras ? { extras: opts.extras } : {}) };
   const title = opts.title ?? `Evaluation report — ${results.input.predictions}`;
   const rendered: { s: ReportSection; html: string }[] = [];

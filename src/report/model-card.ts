@@ -5,6 +5,59 @@ import { find, modelInfo, show } from './provenance.js';
 const f3 = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '—');
 const ci = (e: { estimate: number | null; ci95: [number, number] | null }) => (e.estimate === null ? '—' : `${f3(e.estimate)}${e.ci95 ? ` (${f3(e.ci95[0])}–${f3(e.ci95[1])})` : ''}`);
 
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A scalar or short list as text; objects as `key = value` pairs one level deep (never raw JSON). */
+function plain(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (Array.isArray(v)) return v.map(plain).join(', ');
+  if (isObj(v)) return Object.entries(v).map(([k, x]) => `${k} ${isObj(x) || Array.isArray(x) ? `(${plain(x)})` : `= ${plain(x)}`}`).join(', ');
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+  return String(v);
+}
+
+/** The engine ArchSpec in a line: its kind and sizes, not a JSON dump. */
+function architectureText(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isObj(v)) return show(v);
+  const { kind, name, type, ...rest } = v;
+  const head = [kind, name, type].filter((x) => typeof x === 'string').join(' ');
+  const body = Object.entries(rest)
+    .filter(([, x]) => !isObj(x) && !(Array.isArray(x) && x.some(isObj)))
+    .map(([k, x]) => `${k} ${plain(x)}`)
+    .join(', ');
+  return [head, body].filter(Boolean).join(': ') || show(v);
+}
+
+/** radml's training.data record in words. */
+function trainingDataText(v: unknown): string | undefined {
+  if (!isObj(v)) return undefined;
+  const skipped = Array.isArray(v['skipped']) ? v['skipped'].length : 0;
+  const sha = typeof v['sha256'] === 'string' ? `, SHA-256 ${v['sha256'].slice(0, 12)}…` : '';
+  return `${plain(v['source'])} (${plain(v['kind'])}), ${plain(v['images'])} images used${skipped ? `, ${skipped} skipped` : ''}${sha}`;
+}
+
+/**
+ * radml's training provenance as readable lines: run length and stopping, seed, loss weights, every
+ * option as `name = value`, versions. Null when the record is not radml's shape.
+ */
+function trainingProcedureLines(v: unknown): string[] | null {
+  if (!isObj(v) || !isObj(v['options'])) return null;
+  const lines: string[] = [];
+  const epochs = v['epochsRun'];
+  if (epochs !== undefined) {
+    lines.push(`${plain(epochs)} epoch(s) run, parameters kept from epoch ${plain(v['bestEpoch'])}${v['stoppedEarly'] === true ? ', stopped early' : ''}${v['resumed'] === true ? ', resumed from a checkpoint' : ''}${typeof v['wallTimeSeconds'] === 'number' ? `, ${Math.round(v['wallTimeSeconds'])} s wall time` : ''}`);
+  }
+  if (v['seed'] !== undefined) lines.push(`seed ${plain(v['seed'])}`);
+  if (Array.isArray(v['lossWeights']) && v['lossWeights'].length) lines.push(`loss weights ${plain(v['lossWeights'])}`);
+  const opts = Object.entries(v['options']).filter(([, x]) => x !== undefined && x !== null && x !== '');
+  if (opts.length) lines.push(`options: ${opts.map(([k, x]) => `${k} = ${plain(x)}`).join('; ')}`);
+  if (isObj(v['packages'])) lines.push(`software: ${Object.entries(v['packages']).map(([k, x]) => `${k} ${plain(x)}`).join(', ')}`);
+  if (typeof v['startedAt'] === 'string' && typeof v['finishedAt'] === 'string') lines.push(`trained ${v['startedAt']} to ${v['finishedAt']}`);
+  return lines;
+}
+
 /**
  * @example writeFileAtomic('model-card.md', modelCardMarkdown(results))
  */
@@ -24,8 +77,11 @@ export function modelCardMarkdown(r: EvaluationResults): string {
   out.push(`# Model card${name !== undefined ? `: ${show(name)}` : ''}`, '');
   out.push('## Model details', '');
   out.push(`- Version: ${get('version', 'version', 'model_version')}`);
-  out.push(`- Created: ${get('creation date', 'created', 'created_at', 'date')}`);
-  out.push(`- Architecture: ${get('architecture', 'architecture', 'model.architecture', 'backbone')}`);
+  // radml's model.json records createdAt (and the training run's finishedAt); other sidecars use other names.
+  out.push(`- Created: ${get('creation date', 'createdAt', 'created', 'created_at', 'training.finishedAt', 'date')}`);
+  const origin = find(m, 'origin');
+  if (origin !== undefined) out.push(`- Origin: ${show(origin)}${find(m, 'training.baseModel') !== undefined ? ` (fine-tuned from ${show(find(m, 'training.baseModel'))})` : ''}`);
+  out.push(`- Architecture: ${architectureText(find(m, 'architecture', 'model.architecture', 'backbone')) ?? get('architecture', 'architecture')}`);
   const classes = find(m, 'classes', 'labels');
   out.push(`- Classes / outputs: ${classes !== undefined ? show(classes) : `${r.input.score_columns.join(', ')} (from the predictions; not in model.json)`}`);
   out.push(`- Input and preprocessing: ${get('preprocessing', 'preprocessing', 'input')}`);
@@ -36,8 +92,16 @@ export function modelCardMarkdown(r: EvaluationResults): string {
   out.push(`${get('intended use', 'intended_use', 'intendedUse', 'card.intended_use')}`, '');
   out.push('Out-of-scope uses: ' + get('out-of-scope uses', 'out_of_scope', 'card.out_of_scope'), '');
   out.push('## Training data and procedure', '');
-  out.push(`- Data: ${get('training data', 'training.dataset', 'training.manifest', 'dataset')}`);
-  out.push(`- Procedure: ${get('training procedure', 'training.hyperparameters', 'training.optimizer', 'training')}`);
+  const data = trainingDataText(find(m, 'training.data'));
+  out.push(`- Data: ${data ?? get('training data', 'training.dataset', 'training.manifest', 'dataset')}`);
+  const split = find(m, 'training.split');
+  if (split && typeof split === 'object') {
+    const sp = split as Record<string, unknown>;
+    out.push(`- Split: ${show(sp['method'])}; ${show(sp['train'])} training and ${show(sp['val'])} validation images${Number(sp['trainPatients']) > 0 ? ` (${show(sp['trainPatients'])} / ${show(sp['valPatients'])} patients)` : ''}`);
+  }
+  const procedure = trainingProcedureLines(find(m, 'training'));
+  if (procedure) out.push('- Procedure:', ...procedure.map((l) => `  - ${l}`));
+  else out.push(`- Procedure: ${get('training procedure', 'training.hyperparameters', 'training.optimizer', 'training')}`);
   out.push('');
   out.push('## Evaluation data', '');
   out.push(`- Predictions: ${r.input.predictions}, ${r.input.n_rows} rows; evaluated on ${r.design.evaluation} (n=${r.design.n_evaluation}); thresholds and recalibration from ${r.design.tuning} (n=${r.design.n_tuning}).`);
@@ -48,6 +112,11 @@ export function modelCardMarkdown(r: EvaluationResults): string {
   for (const c of Object.values(r.classes)) {
     const op = c.operating_point;
     out.push(`| ${c.name} | ${c.n} (${c.n_positive}) | ${ci(c.auroc)} | ${ci(c.auprc)} | ${ci(op.sensitivity)} | ${ci(op.specificity)} | ${ci(op.ppv)} | ${ci(op.npv)} | ${f3(op.threshold)} (${op.rule}) | ${f3(c.brier)} | ${f3(c.ece)} |`);
+  }
+  const unfit = Object.values(r.classes).filter((c) => c.fit_for_use && !c.fit_for_use.fit);
+  if (unfit.length) {
+    out.push('');
+    for (const c of unfit) out.push(`- **${c.name}: not fit for use** — ${c.fit_for_use!.reason}. Its threshold is not shipped by \`radml evaluate --save-operating-points\` unless \`--force-unfit\` is given.`);
   }
   out.push('');
   const groupLines: string[] = [];

@@ -20,7 +20,21 @@ export interface ReportSection {
 const ci = (e: EstimateRecord | { estimate: number | null; ci95: [number, number] | null }, digits = 3, asPct = false) => {
   const f = (x: number | null) => (asPct ? pct(x) : fmt(x, digits));
   if (e.estimate === null) return '—';
-  return e.ci95 ? `${f(e.estimate)} <span class="ci">(${f(e.ci95[0])}–${f(e.ci95[1])})</span>` : f(e.estimate);
+  return e.ci95 ? `${f(e.estimate)} <span class="ci iv">(${f(e.ci95[0])}–${f(e.ci95[1])})</span>` : f(e.estimate);
+};
+
+/**
+ * Below this many cases in a proportion's denominator (or in the smaller class, for AUROC) an
+ * interval is printed but marked: 1 of 2 positives found is "50% (9–91%)", which reads as a result
+ * and is not one.
+ */
+export const MIN_CASES = 10;
+
+/** An estimate with its interval, marked "too few cases" when its denominator is below MIN_CASES. */
+const ciN = (e: EstimateRecord | { estimate: number | null; ci95: [number, number] | null }, denominator: number, digits = 3, asPct = false) => {
+  const base = ci(e, digits, asPct);
+  if (e.estimate === null || denominator >= MIN_CASES) return base;
+  return `${base} <span class="few" title="fewer than ${MIN_CASES} cases: the interval is too wide to read as a result">too few cases (n=${denominator})</span>`;
 };
 
 /** p-value for display: "< 0.0001" rather than a row of zeros. */
@@ -32,10 +46,34 @@ function messagesHtml(msgs: string[]): string {
   return msgs.length ? `<ul class="notes">${msgs.map((m) => `<li>${esc(m)}</li>`).join('')}</ul>` : '';
 }
 
+/**
+ * Which way the model is off on average, in words and numbers: mean predicted probability against the
+ * observed rate over the evaluation rows (from the reliability bins, which hold every row). A higher
+ * mean prediction than observed rate is overestimation — the same sign as a negative calibration
+ * intercept.
+ * @example calibrationDirection(c) // "the model overestimates risk on average (mean predicted 14.0% vs observed 6.0%)"
+ */
+export function calibrationDirection(c: Pick<ClassResult, 'calibration'>): string {
+  let n = 0;
+  let p = 0;
+  let o = 0;
+  for (const b of c.calibration.bins) {
+    n += b.count;
+    p += b.count * b.mean_predicted;
+    o += b.count * b.observed_rate;
+  }
+  if (n === 0) return 'no calibration bins';
+  const mp = p / n;
+  const ob = o / n;
+  const dir = Math.abs(mp - ob) < 0.005 ? 'matches the observed rate on average' : mp > ob ? 'overestimates risk on average' : 'underestimates risk on average';
+  return `the model ${dir} (mean predicted ${pct(mp, 1)} vs observed ${pct(ob, 1)})`;
+}
+
 /** One-paragraph plain-language reading of a class result. */
 export function plainSummary(c: ClassResult, r: EvaluationResults): string {
   const parts: string[] = [];
   const name = esc(c.name);
+  if (c.fit_for_use && !c.fit_for_use.fit) parts.push(`<span class="unfit">Not fit for use</span> ${esc(c.fit_for_use.reason ?? '')}; its threshold is not shipped by <code>--save-operating-points</code> unless forced.`);
   parts.push(`<strong>${name}</strong>: ${c.n} evaluation cases (${c.n_positive} positive, ${c.n_negative} negative${c.n_excluded ? `; ${c.n_excluded} excluded` : ''}).`);
   if (c.auroc.estimate === null) {
     parts.push(`Discrimination cannot be measured: ${esc(c.messages[0] ?? 'AUROC is undefined.')}`);
@@ -53,9 +91,8 @@ export function plainSummary(c: ClassResult, r: EvaluationResults): string {
       parts.push(`At the deployment prevalence of ${pct(r.design.deployment_prevalence, 1)}, PPV would be ${pct(op.ppv_at_prevalence.estimate, 0)} and NPV ${pct(op.npv_at_prevalence?.estimate ?? null, 1)}.`);
   } else if (op.note) parts.push(`No operating point: ${esc(op.note)}.`);
   if (c.ece !== null && c.calibration.intercept !== null) {
-    const citl = c.calibration.intercept;
     const verdict = c.ece < 0.05 ? 'predicted risks are close to observed rates' : c.ece < 0.1 ? 'predicted risks are somewhat off' : 'predicted risks are clearly miscalibrated';
-    parts.push(`Calibration: ${verdict} (ECE ${fmt(c.ece, 3)}; the model ${citl < 0 ? 'over' : 'under'}estimates risk on average, intercept ${fmt(citl, 2)}, slope ${fmt(c.calibration.slope, 2)}).`);
+    parts.push(`Calibration: ${verdict} (ECE ${fmt(c.ece, 3)}; ${calibrationDirection(c)}, calibration intercept ${fmt(c.calibration.intercept, 2)}, slope ${fmt(c.calibration.slope, 2)}).`);
   }
   const concerns = c.flags.filter((f) => f.severity === 'concern').length;
   const warnings = c.flags.filter((f) => f.severity === 'warning').length;
@@ -148,7 +185,7 @@ export const discriminationSection: ReportSection = {
     out.push(`<table><thead><tr><th>class</th><th>n (pos/neg)</th><th>AUROC (DeLong 95% CI)</th><th>AUROC bootstrap CI</th><th>AUPRC (bootstrap CI)</th><th>partial AUROC, FPR ≤ ${fmt(r.design.max_fpr, 2)} (McClish)</th></tr></thead><tbody>`);
     for (const c of classList(r)) {
       out.push(
-        `<tr><td>${esc(c.name)}</td><td>${c.n} (${c.n_positive}/${c.n_negative})</td><td>${ci(c.auroc)}</td><td>${c.auroc.ci95_bootstrap ? `${fmt(c.auroc.ci95_bootstrap[0])}–${fmt(c.auroc.ci95_bootstrap[1])}` : '—'}</td><td>${ci(c.auprc)}</td><td>${fmt(c.partial_auroc.standardized)} <span class="ci">(raw area ${fmt(c.partial_auroc.raw, 4)})</span></td></tr>`,
+        `<tr${c.fit_for_use && !c.fit_for_use.fit ? ' class="unfit-row"' : ''}><td>${esc(c.name)}${c.fit_for_use && !c.fit_for_use.fit ? ' <span class="unfit">not fit for use</span>' : ''}</td><td>${c.n} (${c.n_positive}/${c.n_negative})</td><td>${ciN(c.auroc, Math.min(c.n_positive, c.n_negative))}</td><td>${c.auroc.ci95_bootstrap ? `${fmt(c.auroc.ci95_bootstrap[0])}–${fmt(c.auroc.ci95_bootstrap[1])}` : '—'}</td><td>${ci(c.auprc)}</td><td>${fmt(c.partial_auroc.standardized)} <span class="ci">(raw area ${fmt(c.partial_auroc.raw, 4)})</span></td></tr>`,
       );
     }
     out.push('</tbody></table>');
@@ -160,18 +197,31 @@ export const discriminationSection: ReportSection = {
   },
 };
 
+/** The rule cell of an operating-point row. */
+const ruleCell = (op: OperatingPoint) => `<td>${esc(op.rule_description)}${op.note ? `<br><span class="ci">${esc(op.note)}</span>` : ''}</td><td>${fmt(op.threshold, 4)}</td>`;
+
 function opRow(op: OperatingPoint, asHeadline: boolean): string {
-  return `<tr${asHeadline ? ' class="headline"' : ''}><td>${esc(op.rule_description)}${op.note ? `<br><span class="ci">${esc(op.note)}</span>` : ''}</td><td>${fmt(op.threshold, 4)}</td><td>${ci(op.sensitivity, 3, true)}</td><td>${ci(op.specificity, 3, true)}</td><td>${ci(op.ppv, 3, true)}</td><td>${ci(op.npv, 3, true)}</td><td>${op.ppv_at_prevalence ? ci(op.ppv_at_prevalence, 3, true) : '—'}</td><td>${op.npv_at_prevalence ? ci(op.npv_at_prevalence, 3, true) : '—'}</td><td>${ci(op.f1)}</td><td>${ci(op.balanced_accuracy)}</td><td>${ci(op.mcc)}</td><td>${ci(op.cohen_kappa)}</td></tr>`;
+  const k = op.confusion;
+  return `<tr${asHeadline ? ' class="headline"' : ''}>${ruleCell(op)}<td>${ciN(op.sensitivity, k.tp + k.fn, 3, true)}</td><td>${ciN(op.specificity, k.tn + k.fp, 3, true)}</td><td>${ciN(op.ppv, k.tp + k.fp, 3, true)}</td><td>${ciN(op.npv, k.tn + k.fn, 3, true)}</td><td>${op.ppv_at_prevalence ? ci(op.ppv_at_prevalence, 3, true) : '—'}</td><td>${op.npv_at_prevalence ? ci(op.npv_at_prevalence, 3, true) : '—'}</td></tr>`;
+}
+
+function agreementRow(op: OperatingPoint, asHeadline: boolean): string {
+  return `<tr${asHeadline ? ' class="headline"' : ''}>${ruleCell(op)}<td>${ci(op.f1)}</td><td>${ci(op.balanced_accuracy)}</td><td>${ci(op.mcc)}</td><td>${ci(op.cohen_kappa)}</td><td>${op.confusion.tp} / ${op.confusion.fp} / ${op.confusion.tn} / ${op.confusion.fn}</td></tr>`;
 }
 
 export const operatingPointSection: ReportSection = {
   id: 'operating-points',
   title: 'Operating points',
   render({ results: r }) {
-    const out: string[] = [`<p>Each threshold is chosen on the tuning rows and reported on the evaluation rows; a case is called positive when its score is at least the threshold. Proportions carry Wilson 95% intervals; F1, balanced accuracy, MCC and κ carry stratified-bootstrap intervals at the fixed threshold; PPV/NPV at the deployment prevalence use the Wilson bounds of sensitivity and specificity.</p>`];
+    const out: string[] = [`<p>Each threshold is chosen on the tuning rows and reported on the evaluation rows; a case is called positive when its score is at least the threshold. Proportions carry Wilson 95% intervals; F1, balanced accuracy, MCC and κ carry stratified-bootstrap intervals at the fixed threshold; PPV/NPV at the deployment prevalence use the Wilson bounds of sensitivity and specificity. Proportions with fewer than ${MIN_CASES} cases in their denominator are marked “too few cases”.</p>`];
+    // Two tables of seven columns rather than one of twelve: each fits a normal window, and both scroll
+    // inside their own box on a narrow one instead of running off the page.
     for (const c of classList(r)) {
-      out.push(`<h3>${esc(c.name)}</h3><div class="scroll"><table><thead><tr><th>rule</th><th>threshold</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>PPV at deployment prevalence</th><th>NPV at deployment prevalence</th><th>F1</th><th>balanced accuracy</th><th>MCC</th><th>Cohen’s κ</th></tr></thead><tbody>`);
+      out.push(`<h3>${esc(c.name)}${c.fit_for_use && !c.fit_for_use.fit ? ' <span class="unfit">not fit for use</span>' : ''}</h3><div class="scroll"><table class="ops"><thead><tr><th>rule</th><th>threshold</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>PPV at deployment prevalence</th><th>NPV at deployment prevalence</th></tr></thead><tbody>`);
       for (const op of c.operating_points) out.push(opRow(op, op.rule === c.operating_point.rule));
+      out.push('</tbody></table></div>');
+      out.push(`<div class="scroll"><table class="ops"><thead><tr><th>rule</th><th>threshold</th><th>F1</th><th>balanced accuracy</th><th>MCC</th><th>Cohen’s κ</th><th>TP / FP / TN / FN</th></tr></thead><tbody>`);
+      for (const op of c.operating_points) out.push(agreementRow(op, op.rule === c.operating_point.rule));
       out.push('</tbody></table></div>');
       if (c.operating_point.threshold !== null) out.push(`<div class="plots">${confusionMatrixSvg(`Confusion matrix — ${c.name}, ${c.operating_point.rule}`, c.operating_point.confusion, c.name)}</div>`);
     }
@@ -264,7 +314,8 @@ export const subgroupSection: ReportSection = {
         out.push(`<div class="scroll"><table><thead><tr><th>${esc(col)}</th><th>n (pos/neg)</th><th>AUROC</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>mean predicted / observed</th><th>ECE</th></tr></thead><tbody>`);
         for (const [v, g] of entries) {
           const op = g.operating_point;
-          out.push(`<tr${g.sufficient ? '' : ' class="muted"'}><td>${esc(v)}${g.note ? `<br><span class="ci">${esc(g.note)}</span>` : ''}</td><td>${g.n} (${g.n_positive}/${g.n_negative})</td><td>${ci(g.auroc)}</td><td>${ci(op.sensitivity, 3, true)}</td><td>${ci(op.specificity, 3, true)}</td><td>${ci(op.ppv, 3, true)}</td><td>${ci(op.npv, 3, true)}</td><td>${pct(g.mean_predicted)} / ${pct(g.observed_rate)}</td><td>${fmt(g.ece)}</td></tr>`);
+          const k = op.confusion;
+          out.push(`<tr${g.sufficient ? '' : ' class="muted"'}><td>${esc(v)}${g.note ? `<br><span class="ci">${esc(g.note)}</span>` : ''}</td><td>${g.n} (${g.n_positive}/${g.n_negative})</td><td>${ciN(g.auroc, Math.min(g.n_positive, g.n_negative))}</td><td>${ciN(op.sensitivity, k.tp + k.fn, 3, true)}</td><td>${ciN(op.specificity, k.tn + k.fp, 3, true)}</td><td>${ciN(op.ppv, k.tp + k.fp, 3, true)}</td><td>${ciN(op.npv, k.tn + k.fn, 3, true)}</td><td>${pct(g.mean_predicted)} / ${pct(g.observed_rate)}</td><td>${fmt(g.ece)}</td></tr>`);
         }
         out.push('</tbody></table></div>');
         const d = c.disparities[col];
@@ -286,7 +337,7 @@ export const sitesSection: ReportSection = {
       const s = c.sites!;
       out.push(`<h3>${esc(c.name)}</h3><p>Leave-one-site-out: the threshold (${esc(s.rule)}) is chosen on all other sites and applied to the held-out site.</p>`);
       out.push(`<table><thead><tr><th>held-out site</th><th>n (pos)</th><th>threshold from other sites</th><th>AUROC</th><th>sensitivity</th><th>specificity</th></tr></thead><tbody>`);
-      for (const e of s.leave_one_site_out) out.push(`<tr><td>${esc(e.site)}${e.note ? `<br><span class="ci">${esc(e.note)}</span>` : ''}</td><td>${e.n} (${e.n_positive})</td><td>${fmt(e.threshold, 4)}</td><td>${ci(e.auroc)}</td><td>${ci(e.sensitivity, 3, true)}</td><td>${ci(e.specificity, 3, true)}</td></tr>`);
+      for (const e of s.leave_one_site_out) out.push(`<tr><td>${esc(e.site)}${e.note ? `<br><span class="ci">${esc(e.note)}</span>` : ''}</td><td>${e.n} (${e.n_positive})</td><td>${fmt(e.threshold, 4)}</td><td>${ciN(e.auroc, Math.min(e.n_positive, e.n - e.n_positive))}</td><td>${ciN(e.sensitivity, e.n_positive, 3, true)}</td><td>${ciN(e.specificity, e.n - e.n_positive, 3, true)}</td></tr>`);
       out.push('</tbody></table>');
       const t = s.transport;
       out.push(`<p>Threshold transport: sensitivity when the threshold chosen at the row’s site is used at the column’s site (diagonal = chosen and used at the same site).</p><div class="scroll"><table class="transport"><thead><tr><th>chosen at ↓ / used at →</th>${t.sites.map((x) => `<th>${esc(x)}</th>`).join('')}<th>threshold</th></tr></thead><tbody>`);

@@ -6,9 +6,7 @@
  * The loops work on any space with element bounds: intensity images in [0,1] for stress tests, or
  * model-input tensors for adversarial training (`adversarialBatch`).
  */
-import * as ort from 'onnxruntime-node';
-import { compileGraph } from '../engine/compile.js';
-import type { LayerGraph, LossSpec, ParamSet } from '../engine/index.js';
+import { compileGraph, InputGradientSession, type LayerGraph, type LossSpec, type ParamSet } from '../engine/index.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 
@@ -246,12 +244,11 @@ export interface AdversarialBatchOptions {
  *   const xAdv = await gen.batch(params, x, target, 32, { method: 'pgd', epsilon: 0.03, steps: 5 });
  */
 export class AdversarialGenerator {
-  private constructor(readonly graph: LayerGraph, readonly loss: LossSpec, private session: ort.InferenceSession) {}
+  private constructor(readonly graph: LayerGraph, readonly loss: LossSpec, private session: InputGradientSession) {}
 
   static async create(graph: LayerGraph, loss: LossSpec, opts: { threads?: number } = {}): Promise<AdversarialGenerator> {
     const c = compileGraph(graph, { mode: 'eval', params: 'inputs', objective: { kind: 'loss', loss }, paramGrads: false, inputGrad: true });
-    const s = await ort.InferenceSession.create(c.onnx, { intraOpNumThreads: opts.threads ?? 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-    return new AdversarialGenerator(graph, loss, s);
+    return new AdversarialGenerator(graph, loss, await InputGradientSession.create(c.onnx, graph, opts));
   }
 
   /** d loss / d x at the given parameters. */
@@ -261,15 +258,8 @@ export class AdversarialGenerator {
     const per = g.inputShape.reduce((a, b) => a * b, 1);
     if (x.length !== n * per) throw new InputError('BATCH_INVALID', `x has ${x.length} values, expected ${n} × ${per}`);
     if (target.length !== n * k) throw new InputError('BATCH_INVALID', `target has ${target.length} values, expected ${n} × ${k}`);
-    const feeds: Record<string, ort.Tensor> = {
-      input: new ort.Tensor('float32', x, [n, ...g.inputShape]),
-      target: new ort.Tensor('float32', target, [n, k]),
-      weight: new ort.Tensor('float32', new Float32Array(n).fill(1), [n]),
-    };
-    if (this.session.inputNames.includes('mask')) feeds.mask = new ort.Tensor('float32', mask ?? new Float32Array(n * k).fill(1), [n, k]);
-    for (const t of [...params.trainable, ...params.buffers]) if (this.session.inputNames.includes(t.name)) feeds[t.name] = new ort.Tensor('float32', t.data, t.shape);
-    const out = await this.session.run(feeds);
-    return { grad: out.input_grad!.data as Float32Array, logits: out.logits!.data as Float32Array, loss: (out.loss!.data as Float32Array)[0]! };
+    const r = await this.session.run(x, n, { target, ...(mask && { mask }) }, params);
+    return { grad: r.inputGrad, logits: r.logits, loss: r.loss ?? NaN };
   }
 
   /** FGSM / PGD examples for one batch (model-input space). */

@@ -14,7 +14,7 @@
 export { fgsm, pgd, squareAttack, attackLoss, adversarialBatch, AdversarialGenerator, type AdversarialBatchOptions, type AttackNorm, type Bounds, type PgdOptions, type SquareAttackOptions, type LossGradientFunction, type QueryLossFunction } from './attacks.js';
 export { corrupt, CORRUPTIONS, CORRUPTION_LEVELS, CORRUPTION_UNITS, SEVERITIES, type Corruption } from './corruptions.js';
 export { stressTest, intensityLossGradient, intensityQueryLoss, ATTACKS, DEFAULT_EPSILONS, type AttackName, type StressOptions, type StressResult, type StressCurve, type CurvePoint } from './stress.js';
-export { ledoitWolf, spdInverse, fitMahalanobis, mahalanobisScores, energyScores, acceptanceThreshold, jointThresholds, type MahalanobisModel } from './ood.js';
+export { ledoitWolf, spdInverse, fitMahalanobis, mahalanobisScores, crossFittedMahalanobis, energyScores, acceptanceThreshold, jointThresholds, type MahalanobisModel } from './ood.js';
 export {
   OOD_FILE, oodDetectorSchema, fitOodDetector, saveOodDetector, loadOodDetector, oodScores, oodSplit, checkImages, checkInput, decide, toModelSize,
   type OodDetector, type OodScores, type InputCheck, type FitOodOptions,

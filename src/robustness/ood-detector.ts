@@ -1,9 +1,12 @@
 /**
- * The out-of-distribution gate for prediction time, fitted once per model and saved as `ood.json`
- * next to it: DICOM header profile of the training images, Mahalanobis distance on penultimate
- * features and the energy score on logits, with thresholds set on held-out in-distribution images
- * for a chosen joint acceptance rate (default 95%). `checkInput` returns accept/reject with reasons;
- * a rejected image is never silently scored.
+ * The out-of-distribution gate for prediction time, fitted by `radml train` (or refitted by
+ * `radml stress --save-ood`) and saved as `ood.json` in the model folder, hashed in model.json: DICOM
+ * header profile of the training images, Mahalanobis distance on penultimate features and the
+ * energy score on logits. Thresholds give a chosen acceptance rate (default 95 %) of new
+ * in-distribution images: set on the validation split's scores, with the distance threshold also
+ * drawing on cross-fitted distances of the training images (ood.ts) because its far tail is too
+ * noisy from a validation split alone. `checkInput` returns accept/reject with reasons; a rejected
+ * image is never silently scored. The Predictor (src/predict/) applies it everywhere.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,10 +15,9 @@ import type { Dataset } from '../data/dataset.js';
 import { hasDicomPreamble, readDicomHeader, type DicomHeader } from '../data/dicom/index.js';
 import type { GreyImage } from '../data/grey-image.js';
 import { readImageBuffer } from '../data/image.js';
-import { resizeImage } from '../data/preprocess/index.js';
 import { datasetImages, type LoadedModel } from '../explain/loaded-model.js';
-import { sha256File, type ModelJson } from '../train/model-folder.js';
-import { buildTargets } from '../train/build-targets.js';
+import { addModelArtefacts, readModelJson, sha256File, type ModelJson } from '../train/model-folder.js';
+import { trainingTargets } from '../train/build-targets.js';
 import { parseTrainOptions } from '../train/options.js';
 import { chooseValidation } from '../train/split.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -24,7 +26,7 @@ import { readJsonWithSchema } from '../util/json.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { buildHeaderProfile, checkHeader, fieldsFromColumns, fieldsFromHeader, headerProfileSchema, type HeaderFields } from './header-checks.js';
-import { energyScores, fitMahalanobis, jointThresholds, mahalanobisScores } from './ood.js';
+import { acceptanceThreshold, crossFittedMahalanobis, energyScores, fitMahalanobis, mahalanobisScores } from './ood.js';
 
 export const OOD_FILE = 'ood.json';
 
@@ -43,7 +45,10 @@ export const oodDetectorSchema = z.object({
   }).nullable(),
   energy: z.object({ temperature: z.number().positive(), threshold: z.number() }).nullable(),
   headerProfile: headerProfileSchema.nullable(),
-  fit: z.object({ images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(), source: z.string(), split: z.string().default('unknown') }),
+  fit: z.object({
+    images: z.number().int(), calibrationImages: z.number().int(), calibrationAcceptance: z.number(),
+    /** Held-out scores the distance threshold was set on (validation + cross-fitted training images). */
+    thresholdImages: z.number().int().optional(), source: z.string(), split: z.string().default('unknown') }),
   createdAt: z.string(),
 });
 export type OodDetector = z.infer<typeof oodDetectorSchema>;
@@ -85,6 +90,10 @@ export interface FitOodOptions {
   /** Held-out images for the thresholds; default the `val` split, else the other 20%. */
   calibrationIndices?: number[];
   seed?: number;
+  /** Pool cross-fitted training distances with the validation ones for the distance threshold (default true). */
+  crossFit?: boolean;
+  /** How the given fit / calibration indices were chosen, for the record. */
+  splitName?: string;
   onProgress?: ProgressCallback;
 }
 
@@ -101,8 +110,9 @@ export function oodSplit(ds: Dataset, seed = 1, meta?: ModelJson): { fit: number
   if (t && t.data.imagesSha256 === ds.meta.imagesSha256) {
     try {
       const o = parseTrainOptions(t.options as never);
-      const targets = buildTargets(ds.manifest, meta!.labelKind, o);
-      const v = chooseValidation(recs, targets, o);
+      // The label choice `radml train` made (label column, one-vs-rest), so the split is the same.
+      const { labels, targets } = trainingTargets(ds, o);
+      const v = chooseValidation(labels.manifest.records, targets, o);
       if (v.trainRows.length === t.split.train && v.valRows.length === t.split.val && v.valRows.length >= 5) {
         return { fit: v.trainRows, calibration: v.valRows, method: 'the model\'s own train / validation split' };
       }
@@ -131,6 +141,7 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
   const fitScores = await oodScores(model, null, datasetImages(ds, model.size, fit), fit.length);
   o.onProgress?.({ stage: 'ood fit', done: 1, total: 2 });
   let mahalanobis: OodDetector['mahalanobis'] = null;
+  let fitLabels: number[] | undefined;
   if (fitScores.features) {
     const dim = fitScores.features.length / fit.length;
     // Class-conditional means need labels; predicted classes would leak model errors into the fit, so use the true ones when categorical.
@@ -138,6 +149,7 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
       ? fit.map((i) => model.meta.classes.indexOf(ds.manifest.records[i]!.label ?? ''))
       : undefined;
     if (labels?.some((l) => l < 0)) labels = undefined; // unlabelled images: one overall mean instead
+    fitLabels = labels;
     const mm = fitMahalanobis(fitScores.features, fit.length, dim, labels);
     mahalanobis = { ...mm, threshold: Infinity };
   }
@@ -146,10 +158,32 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
   // The energy score assumes softmax logits: with independent sigmoid findings a confidently normal
   // image has all logits low, i.e. a high energy, so multi-label models use the features alone.
   const useEnergy = model.meta.labelKind !== 'multilabel' || !mahalanobis;
-  const series = [...(useEnergy ? [calScores.energy] : []), ...(calScores.mahalanobis ? [calScores.mahalanobis] : [])];
-  const t = jointThresholds(series, rate);
-  const energy = useEnergy ? { temperature: 1, threshold: t[0]! } : null;
-  if (mahalanobis) mahalanobis.threshold = t[useEnergy ? 1 : 0]!;
+  // The distance threshold is a far-tail quantile; from the validation split alone (often < 200
+  // images, several per patient) it is too noisy: on the demo cohort it fell at the 90.7th
+  // percentile of a fresh cohort, which was then accepted at 90 % instead of 95 %. So the
+  // distances of the training images, cross-fitted (each scored without itself in the fit), join
+  // the validation ones: ~5× as many held-out distances for the tail.
+  let pooled: Float64Array | null = calScores.mahalanobis;
+  if (mahalanobis && fitScores.features && calScores.mahalanobis && o.crossFit !== false) {
+    const cross = crossFittedMahalanobis(fitScores.features, fit.length, mahalanobis.dim, fitLabels);
+    pooled = new Float64Array(cross.length + cal.length);
+    pooled.set(cross, 0);
+    pooled.set(calScores.mahalanobis, cross.length);
+  }
+  let energy: OodDetector['energy'] = null;
+  if (!useEnergy) mahalanobis!.threshold = acceptanceThreshold(pooled!, rate);
+  else if (!mahalanobis || !calScores.mahalanobis) energy = { temperature: 1, threshold: acceptanceThreshold(calScores.energy, rate) };
+  else {
+    // Both scores: the same per-score quantile q (energy on validation, distance on the pooled set),
+    // raised from `rate` until the joint acceptance on the validation images reaches it.
+    for (let q = rate; ; q = Math.min(1, q + 0.0025)) {
+      const te = acceptanceThreshold(calScores.energy, q);
+      const tm = acceptanceThreshold(pooled!, q);
+      let ok = 0;
+      for (let i = 0; i < cal.length; i++) if (calScores.energy[i]! <= te && calScores.mahalanobis[i]! <= tm) ok++;
+      if (ok >= rate * cal.length || q >= 1) { energy = { temperature: 1, threshold: te }; mahalanobis.threshold = tm; break; }
+    }
+  }
   let accepted = 0;
   for (let i = 0; i < cal.length; i++) if ((!energy || calScores.energy[i]! <= energy.threshold) && (!calScores.mahalanobis || calScores.mahalanobis[i]! <= mahalanobis!.threshold)) accepted++;
   const rows: HeaderFields[] = fit.map((i) => fieldsFromColumns(ds.manifest.records[i]!.columns));
@@ -164,15 +198,33 @@ export async function fitOodDetector(model: LoadedModel, ds: Dataset, o: FitOodO
     mahalanobis,
     energy,
     headerProfile: hasHeaders ? profile : null,
-    fit: { images: fit.length, calibrationImages: cal.length, calibrationAcceptance: accepted / cal.length, source: ds.meta.source, split: o.fitIndices ? 'given' : split.method },
+    fit: { images: fit.length, calibrationImages: cal.length, calibrationAcceptance: accepted / cal.length, thresholdImages: mahalanobis ? pooled?.length ?? cal.length : cal.length, source: ds.meta.source, split: o.fitIndices ? (o.splitName ?? 'given') : split.method },
     createdAt: new Date().toISOString(),
   });
 }
 
+/**
+ * Write `ood.json` into a model folder. In a radml model folder its SHA-256 is recorded in
+ * model.json like every artefact (so an edited gate is refused at load); beside an imported
+ * ONNX + sidecar it is written as is.
+ *
+ * @example saveOodDetector('models/cxr', await fitOodDetector(model, trainingSet))
+ */
 export function saveOodDetector(modelDir: string, det: OodDetector): string {
   const file = join(modelDir, OOD_FILE);
-  writeJsonAtomic(file, det);
+  const body = JSON.stringify(det, null, 2) + '\n';
+  if (isRadmlModelFolder(modelDir)) addModelArtefacts(modelDir, { [OOD_FILE]: body });
+  else writeJsonAtomic(file, det);
   return file;
+}
+
+function isRadmlModelFolder(dir: string): boolean {
+  try {
+    readModelJson(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Read `ood.json` of a model folder; refuses a detector fitted for another model.onnx. */
@@ -231,12 +283,14 @@ export async function checkInput(model: LoadedModel, det: OodDetector, buf: Uint
     if (!header.hasPixelData) reasons.push('the DICOM file has no pixel data');
     if (reasons.length) return { accepted: false, reasons, mahalanobis: null, energy: null };
   }
-  const { image } = await readImageBuffer(buf, file);
-  const img = toModelSize(image, model);
-  const [r] = await checkImages(model, det, img.data, 1);
+  // The pixel path of the dataset cache the gate was fitted on: decode at the model's size, resize,
+  // the 16-bit grid (Predictor.toModelSize), so a file is judged exactly as its ingested copy.
+  const { image } = await readImageBuffer(buf, file, { decodeSize: model.size });
+  const [r] = await checkImages(model, det, model.toModelSize(image), 1, header ? [fieldsFromHeader(header)] : undefined);
   return r!;
 }
 
+/** The image at the model's size, as the dataset cache holds it. */
 export function toModelSize(image: GreyImage, model: LoadedModel): GreyImage {
-  return resizeImage(image, model.size, model.preprocessing.resize);
+  return { width: model.size, height: model.size, data: model.toModelSize(image) };
 }

@@ -36,7 +36,8 @@ function curvesHtml(r: StressResult): string {
     }
   }
   const rows = r.curves.map((c) => `<tr><td>${esc(c.name)}</td><td>${esc(c.unit)}</td>${c.points.map((p) => `<td>${fmt(p.auroc, 3)}</td>`).join('')}</tr>`).join('');
-  return `<p>${r.images} labelled images; scored ${esc(r.scoredClasses.join(', '))}; operating point (${esc(r.operatingPoint.rule)}) fixed on the clean images.</p>
+  const from = r.split ? ` from ${r.split === 'all rows' ? 'every row of the data' : `the ${esc(r.split)} split`}` : '';
+  return `<p>${r.images} labelled images${from}; scored ${esc(r.scoredClasses.join(', '))}; operating point (${esc(r.operatingPoint.rule)}) fixed on the clean images.</p>
 <div class="plots">${parts.join('')}</div>
 <table><thead><tr><th>test</th><th>unit</th><th colspan="6">AUROC by strength</th></tr></thead><tbody>${rows}</tbody></table>
 ${r.notes.length ? `<ul class="notes">${r.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}`;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { auroc, chooseThreshold, rankScores, type ThresholdRule } from '../evaluate/index.js';
 import type { Dataset } from '../data/dataset.js';
 import { datasetImages, type LoadedModel, modelTargets } from '../explain/loaded-model.js';
+import { evaluationImages } from '../explain/run.js';
 import { InputError } from '../util/errors.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
@@ -40,6 +41,8 @@ export type StressCurve = z.infer<typeof stressCurveSchema>;
 
 export const stressResultSchema = z.object({
   images: z.number().int(),
+  /** The split the images came from ("test", "val", "all rows"); absent in files from before it was recorded. */
+  split: z.string().optional(),
   classes: z.array(z.string()),
   /** Classes the AUROC/sensitivity refer to (the positive class, or each finding). */
   scoredClasses: z.array(z.string()),
@@ -60,6 +63,8 @@ export interface StressOptions {
   squareQueries?: number;
   /** Evaluate at most this many labelled images (seeded sample). Default 200. */
   maxImages?: number;
+  /** Which split's images to attack and corrupt: a split name or `all`; default the evaluation split (test, else val, else every row). */
+  split?: string;
   /** How the operating point is chosen on the clean images (default Youden). */
   rule?: ThresholdRule;
   batch?: number;
@@ -150,13 +155,17 @@ export async function stressTest(model: LoadedModel, ds: Dataset, o: StressOptio
   const notes: string[] = [];
   const { target: allTarget, mask: allMask, labelled } = modelTargets(ds, model.meta);
   const k = model.numClasses;
-  let idx = labelled.map((l, i) => (l ? i : -1)).filter((i) => i >= 0);
-  if (idx.length === 0) throw new InputError('STRESS_NO_LABELS', `${ds.meta.source}: no image has a label the model knows (${model.meta.classes.join(', ')})`);
+  // The held-out images, as for the evaluation the report sits beside (not the memorised training ones).
+  const choice = evaluationImages(ds.manifest.records, o.split, ds.meta.source);
+  if (choice.note) notes.push(choice.note);
+  let idx = choice.indices.filter((i) => labelled[i]).sort((a, b) => a - b);
+  if (idx.length === 0) throw new InputError('STRESS_NO_LABELS', `${ds.meta.source}: no image in split ${choice.split} has a label the model knows (${model.meta.classes.join(', ')})`);
+  const available = idx.length;
   const maxImages = o.maxImages ?? 200;
   if (idx.length > maxImages) {
     idx = new Rng(o.seed ?? 1).shuffle(idx).slice(0, maxImages).sort((a, b) => a - b);
-    notes.push(`evaluated a seeded sample of ${maxImages} of ${labelled.filter(Boolean).length} labelled images`);
-  }
+    notes.push(`evaluated a seeded sample of ${maxImages} of the ${available} labelled images of split ${choice.split}`);
+  } else notes.push(`evaluated all ${available} labelled images of split ${choice.split}`);
   const n = idx.length;
   const target = new Float32Array(n * k), mask = new Float32Array(n * k);
   idx.forEach((i, j) => { target.set(allTarget.subarray(i * k, (i + 1) * k), j * k); mask.set(allMask.subarray(i * k, (i + 1) * k), j * k); });
@@ -225,7 +234,7 @@ export async function stressTest(model: LoadedModel, ds: Dataset, o: StressOptio
   const thr: Record<string, number> = {};
   cols.forEach((c, j) => { thr[model.meta.classes[c]!] = thresholds[j]!; });
   return {
-    images: n, classes: model.meta.classes, scoredClasses: cols.map((c) => model.meta.classes[c]!),
+    images: n, split: choice.split, classes: model.meta.classes, scoredClasses: cols.map((c) => model.meta.classes[c]!),
     operatingPoint: { rule: rule.kind, thresholds: thr }, curves, notes,
   };
 }

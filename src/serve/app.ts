@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger';
 import { z } from 'zod';
 import { QueueFullError, type Store } from '../store/store.js';
 import { type Role, ROLES, VERDICTS, MODEL_STATUSES } from '../store/schema.js';
-import { verifyAuditChain } from '../store/audit-chain.js';
+import { verifyAuditPaged, type AuditKey } from '../store/audit-chain.js';
 import { RadmlError, InputError, UnsupportedError, errorMessage } from '../util/errors.js';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.js';
 import type { ServeConfig } from './config.js';
@@ -22,10 +22,14 @@ import type { GreyImage } from '../data/grey-image.js';
 import type { DicomHeader } from '../data/dicom/index.js';
 import type { Metrics } from './metrics.js';
 import type { Pseudonymiser } from './pseudonym.js';
-import { modelFilesFromTar, type ModelRegistry } from './registry.js';
+import type { ModelRegistry } from './registry.js';
 import { exportPredictionsCsv } from './export.js';
-import { formDataFiles } from './multipart.js';
-import { safeRelativePath } from './tar.js';
+import { makePseudonymiser as makeDeidPseudonymiser, readKeyFile } from '../deid/pseudonyms.js';
+import { jobRoutes } from './jobs-routes.js';
+import { monitorRoutes } from './monitor-routes.js';
+import { dashboardRoutes } from './dashboard-routes.js';
+import type { QueueResult } from './watcher.js';
+import { boundedBytes, UploadLimitError } from './tar.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -52,11 +56,15 @@ export interface AppContext {
   pseudonym: Pseudonymiser;
   /** Readiness beyond the store: PACS reachable when configured. */
   ready: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
-  /** Queue a study for every active model version; returns job ids (throws QueueFullError). */
-  queueStudy?: (studyUid: string) => Promise<number[]>;
+  /** Queue a study for every active model version; says per version what happened (throws QueueFullError). */
+  queueStudy?: (studyUid: string) => Promise<QueueResult[]>;
+  /** Wake the local job worker (after an admin requeue). */
+  poke?: () => void;
   log?: (line: Record<string, unknown>) => void;
   /** Decode/preprocess off the main thread (absent: on the main thread). */
   decodePool?: DecodePool;
+  /** Key of the audit chain's HMACs, for /v1/audit/verify (absent: only unkeyed entries verify). */
+  auditKey?: AuditKey;
 }
 
 /** JSON Schema (draft-07) of a zod schema, for Fastify validation and the OpenAPI document. */
@@ -71,17 +79,13 @@ const modelVersionBody = z.object({
   status: z.enum(MODEL_STATUSES), classes: z.array(z.string()), createdAt: z.number(), createdBy: z.string(),
 });
 const uidParam = z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID');
-const jobBody = z.object({
-  id: z.number().int(), kind: z.string(), studyUid: z.string(), modelName: z.string(), modelVersion: z.number().int(),
-  state: z.string(), attempts: z.number().int(), maxAttempts: z.number().int(), lastError: z.string().nullable(),
-  result: z.unknown(), createdAt: z.number(), updatedAt: z.number(),
-});
 
 const BINARY_TYPES = ['multipart/form-data', 'application/dicom', 'image/png', 'image/jpeg', 'application/octet-stream', 'application/x-tar', 'application/gzip', 'application/x-gzip'];
 
 function httpStatusOf(e: unknown): number {
   if (e instanceof QueueFullError) return 503;
   if (e instanceof RadmlError && /NOT_FOUND$/.test(e.code)) return 404;
+  if (e instanceof RadmlError && e.code === 'MODEL_NOT_ACTIVE') return 409;
   if (e instanceof UnsupportedError) return 422;
   if (e instanceof InputError) return e.code === 'MODEL_TAMPERED' ? 422 : 400;
   return 500;
@@ -93,11 +97,20 @@ function httpStatusOf(e: unknown): number {
  */
 export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance; routes: RouteInfo[] }> {
   const { cfg, store, registry, metrics, pseudonym } = ctx;
+  const deidIds = cfg.deidKeyFile ? makeDeidPseudonymiser(readKeyFile(cfg.deidKeyFile).key) : undefined;
   const app = Fastify({ logger: false, bodyLimit: cfg.limits.jsonBytes, trustProxy: false });
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     for (const m of methods) if (m !== 'HEAD') routes.push({ method: m, url: r.url, roles: r.config?.roles });
+    // The OpenAPI document names each route's roles: in the description and as x-roles.
+    const roles = r.config?.roles;
+    if (r.schema && roles) {
+      const who = roles === 'public' ? 'public (no token)' : roles.join(', ');
+      const schema = r.schema as Record<string, unknown>;
+      schema.description = `${typeof schema.description === 'string' ? schema.description + '\n\n' : ''}Roles: ${who}.`;
+      schema['x-roles'] = roles === 'public' ? [] : [...roles];
+    }
   });
 
   await app.register(swagger, {
@@ -134,7 +147,8 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
     metrics.httpDuration.observe(seconds, { route });
-    ctx.log?.({ msg: 'request', method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, user: req.principal?.name });
+    // Refused requests (401/403/4xx) are logged at info, so the default level shows them; the rest at debug.
+    ctx.log?.({ msg: reply.statusCode >= 400 && reply.statusCode < 500 ? 'request refused' : 'request', method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, user: req.principal?.name });
   });
 
   app.setErrorHandler((e: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
@@ -170,23 +184,31 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
   app.get('/v1/models', { config: { roles: ALL }, schema: { tags: ['models'], summary: 'All model versions', response: { 200: js(z.object({ models: z.array(modelVersionBody) })) } } },
     async () => ({ models: await store.listModelVersions() }));
 
-  app.post('/v1/models', {
-    config: { roles: ['admin'] },
-    bodyLimit: cfg.limits.modelBytes,
-    schema: {
-      tags: ['models'],
-      summary: 'Upload a model folder: a tar / tar.gz of model.onnx + model.json + artefacts, or multipart/form-data with one file part per artefact (filename = path in the folder); SHA-256 of every artefact verified',
-      querystring: js(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,47}$/) })),
-      response: { 200: js(z.object({ model: modelVersionBody, created: z.boolean() })), 201: js(z.object({ model: modelVersionBody, created: z.boolean() })) },
-    },
-  }, async (req, reply) => {
-    if (!Buffer.isBuffer(req.body)) throw new InputError('MODEL_UPLOAD', 'send the model folder as application/x-tar, application/gzip or multipart/form-data');
-    const { name } = req.query as { name: string };
-    const type = req.headers['content-type'] ?? '';
-    const files = type.startsWith('multipart/form-data') ? formDataFiles(req.body, type).map((f) => ({ path: safeRelativePath(f.path), data: f.data })) : modelFilesFromTar(req.body);
-    const r = await registry.register(name, files, req.principal!.name);
-    await audit(req, 'model.upload', `${r.model.name}@${r.model.version}`, { onnxSha256: r.model.onnxSha256, created: r.created, bytes: req.body.length });
-    return reply.code(r.created ? 201 : 200).send(r);
+  // Model uploads are streamed to disk (never buffered): this route group reads its body types as raw streams.
+  const UPLOAD_TYPES = ['multipart/form-data', 'application/x-tar', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
+  await app.register(async (up) => {
+    up.removeContentTypeParser(UPLOAD_TYPES);
+    up.addContentTypeParser(UPLOAD_TYPES, (_req, payload, done) => done(null, payload));
+    up.post('/v1/models', {
+      config: { roles: ['admin'] },
+      schema: {
+        tags: ['models'],
+        summary: 'Upload a model folder: a tar / tar.gz of model.onnx + model.json + artefacts, or multipart/form-data with one file part per artefact (filename = path in the folder); streamed to disk with limits on the upload size (413), unpacked size and entry count; SHA-256 of every artefact verified',
+        querystring: js(z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,47}$/) })),
+        response: { 200: js(z.object({ model: modelVersionBody, created: z.boolean() })), 201: js(z.object({ model: modelVersionBody, created: z.boolean() })), 413: js(errorBody) },
+      },
+    }, async (req, reply) => {
+      const body = req.body as (NodeJS.ReadableStream & AsyncIterable<Buffer>) | undefined;
+      if (!body || typeof (body as Partial<AsyncIterable<Buffer>>)[Symbol.asyncIterator] !== 'function') throw new InputError('MODEL_UPLOAD', 'send the model folder as application/x-tar, application/gzip or multipart/form-data');
+      const { name } = req.query as { name: string };
+      const type = req.headers['content-type'] ?? '';
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > cfg.limits.modelBytes) throw new UploadLimitError('UPLOAD_TOO_LARGE', `the upload is ${declared} bytes, more than ${cfg.limits.modelBytes} (limits.modelBytes)`);
+      const seen = { bytes: 0 };
+      const r = await registry.registerUpload(name, boundedBytes(body, cfg.limits.modelBytes, seen), type, req.principal!.name, { maxInflatedBytes: cfg.limits.modelInflatedBytes, maxEntries: cfg.limits.modelEntries });
+      await audit(req, 'model.upload', `${r.model.name}@${r.model.version}`, { onnxSha256: r.model.onnxSha256, created: r.created, bytes: seen.bytes });
+      return reply.code(r.created ? 201 : 200).send(r);
+    });
   });
 
   const nameVersion = js(z.object({ name: z.string(), version: z.coerce.number().int().min(1) }));
@@ -217,21 +239,30 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     schema: {
       tags: ['inference'],
       summary: 'Score one PNG, JPEG or DICOM image (body: the file bytes). DICOM headers are checked (modality, body part, view; the model\'s ood.json profile when present) before decoding; 422 with the reasons when refused',
-      querystring: js(z.object({ model: z.string().optional(), version: z.coerce.number().int().min(1).optional(), heatmap: z.coerce.boolean().optional() })),
+      querystring: js(z.object({
+        model: z.string().optional(), version: z.coerce.number().int().min(1).optional(),
+        heatmap: z.string().max(64).optional().describe('Occlusion heatmap: `1` / `true` for the top positive finding (else the top-scoring finding with an operating point), or a finding name; `0` / absent for none'),
+      })),
       response: {
         200: js(z.object({
           model: z.string(), version: z.number().int(), onnxSha256: z.string(),
           scores: z.record(z.string(), z.number()), decisions: z.record(z.string(), z.boolean()),
+          raw: z.record(z.string(), z.number()).optional(),
           operatingPoint: z.object({ thresholds: z.record(z.string(), z.number()), rule: z.string().optional() }),
-          heatmap: z.object({ class: z.string(), grid: z.number().int(), values: z.array(z.number()) }).optional(),
+          heatmap: z.object({ class: z.string(), positive: z.boolean(), grid: z.number().int(), values: z.array(z.number()) }).optional(),
         })),
       },
     },
   }, async (req) => {
     if (!Buffer.isBuffer(req.body)) throw new InputError('INPUT_FORMAT', 'send the image bytes with Content-Type image/png, image/jpeg or application/dicom');
-    const q = req.query as { model?: string; version?: number; heatmap?: boolean };
+    const q = req.query as { model?: string; version?: number; heatmap?: string };
     const mv = await registry.resolve(q.model, q.version);
     const runner = await registry.runner(mv);
+    const hm = (q.heatmap ?? '').trim();
+    const wantHeatmap = !['', '0', 'false', 'no', 'off'].includes(hm.toLowerCase());
+    const heatmapClass = wantHeatmap && !['1', 'true', 'yes', 'on', 'top'].includes(hm.toLowerCase()) ? hm : undefined;
+    if (heatmapClass !== undefined && !runner.classes.includes(heatmapClass)) throw new InputError('HEATMAP_CLASS', `heatmap: "${heatmapClass}" is not a finding of ${mv.name} v${mv.version} (${runner.classes.join(', ')}); use heatmap=1 for the top positive finding`);
+    if (wantHeatmap && cfg.heatmapGrid === 0) throw new UnsupportedError('HEATMAP_OFF', 'heatmaps are switched off on this service (config heatmapGrid is 0)');
     const guard = await registry.guard(mv);
     let pred: ImagePrediction;
     let image: GreyImage | undefined;
@@ -240,14 +271,14 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     if (ctx.decodePool) {
       const d = await ctx.decodePool.decode(req.body, 'upload', {
         selection: cfg.selection, headerProfile: guard?.headerProfile ?? null, preprocessing: runner.meta.preprocessing,
-        channels: runner.meta.input.channels, wantImage: Boolean(guard) || Boolean(q.heatmap && cfg.heatmapGrid > 0),
+        channels: runner.meta.input.channels, wantImage: Boolean(guard) || wantHeatmap, maxInflatedBytes: cfg.limits.dicomInflatedBytes,
       });
       image = d.image;
       header = d.header;
       format = d.format;
       pred = (await runner.predictInputs(d.input, 1))[0]!;
     } else {
-      const d = await decodeInput(req.body, 'upload', cfg.selection, guard ? (h) => guard.headerReasons(h) : undefined);
+      const d = await decodeInput(req.body, 'upload', cfg.selection, guard ? (h) => guard.headerReasons(h) : undefined, { maxInflatedBytes: cfg.limits.dicomInflatedBytes });
       image = d.image;
       header = d.header;
       format = d.format;
@@ -259,45 +290,21 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     }
     metrics.predictions.inc({ model: mv.name, version: String(mv.version), path: 'sync', silent: 'false' });
     const out: Record<string, unknown> = {
-      model: mv.name, version: mv.version, onnxSha256: mv.onnxSha256, scores: pred.scores, decisions: pred.decisions,
+      model: mv.name, version: mv.version, onnxSha256: mv.onnxSha256, scores: pred.scores, decisions: pred.decisions, raw: pred.raw,
       operatingPoint: { thresholds: runner.operatingPoint.thresholds, ...(runner.operatingPoint.rule ? { rule: runner.operatingPoint.rule } : {}) },
     };
-    if (q.heatmap && cfg.heatmapGrid > 0) {
-      const cls = runner.targetClass(pred);
-      out.heatmap = { class: cls, grid: cfg.heatmapGrid, values: Array.from(await runner.occlusionHeatmap(image!, cls, cfg.heatmapGrid)) };
+    if (wantHeatmap) {
+      const cls = heatmapClass ?? runner.targetClass(pred);
+      out.heatmap = { class: cls, positive: pred.decisions[cls] === true, grid: cfg.heatmapGrid, values: Array.from(await runner.occlusionHeatmap(image!, cls, cfg.heatmapGrid)) };
     }
     await audit(req, 'predict', `image:${createHash('sha256').update(req.body).digest('hex').slice(0, 16)}`, { model: mv.name, version: mv.version, format, scores: pred.scores });
     return out;
   });
 
   // ---------------------------------------------------------------- jobs
-  app.post('/v1/jobs', {
-    config: { roles: ['admin', 'service'] },
-    schema: {
-      tags: ['jobs'], summary: 'Queue a PACS study for every active model version (503 + Retry-After when the queue is full)',
-      body: js(z.object({ studyInstanceUid: uidParam })),
-      response: { 202: js(z.object({ jobs: z.array(z.number().int()) })), 503: js(errorBody) },
-    },
-  }, async (req, reply) => {
-    if (!ctx.queueStudy) throw new UnsupportedError('NO_PACS', 'no PACS is configured (orthanc in the config), so studies cannot be queued');
-    const { studyInstanceUid } = req.body as { studyInstanceUid: string };
-    const jobs = await ctx.queueStudy(studyInstanceUid);
-    await audit(req, 'job.queue', pseudonym(studyInstanceUid), { jobs });
-    return reply.code(202).send({ jobs });
-  });
-
-  app.get('/v1/jobs', { config: { roles: ['admin', 'service'] }, schema: { tags: ['jobs'], summary: 'List jobs', querystring: js(z.object({ state: z.enum(['queued', 'leased', 'done', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(10000).optional() })) } },
-    async (req) => {
-      const q = req.query as { state?: 'queued' | 'leased' | 'done' | 'failed'; limit?: number };
-      return { jobs: await store.listJobs(q), counts: await store.jobCounts() };
-    });
-
-  app.get('/v1/jobs/:id', { config: { roles: ALL }, schema: { tags: ['jobs'], summary: 'One job', params: js(z.object({ id: z.coerce.number().int().min(1) })), response: { 200: js(jobBody), 404: js(errorBody) } } },
-    async (req, reply) => {
-      const job = await store.getJob((req.params as { id: number }).id);
-      if (!job) return reply.code(404).send({ error: 'no such job', code: 'JOB_NOT_FOUND' });
-      return job;
-    });
+  await app.register(jobRoutes, { store, pseudonym, ...(ctx.queueStudy ? { queueStudy: ctx.queueStudy } : {}), ...(ctx.poke ? { poke: ctx.poke } : {}), audit });
+  await app.register(monitorRoutes, { store, registry, metrics: ctx.metrics, audit, ...(ctx.log ? { log: ctx.log } : {}) });
+  await app.register(dashboardRoutes, { cfg, store, registry, pseudonym, audit });
 
   // ---------------------------------------------------------------- predictions and feedback
   app.get('/v1/studies/:studyUid/predictions', {
@@ -344,21 +351,38 @@ export async function buildApp(ctx: AppContext): Promise<{ app: FastifyInstance;
     const runner = await registry.runner(mv);
     const preds = await store.listPredictions({ modelName: q.model, modelVersion: q.version });
     const compare = q.compareVersion ? { version: q.compareVersion, predictions: await store.listPredictions({ modelName: q.model, modelVersion: q.compareVersion }) } : undefined;
-    const csv = exportPredictionsCsv({ name: mv.name, version: mv.version, classes: mv.classes, labelKind: runner.meta.labelKind, positiveClass: runner.meta.positiveClass }, preds, await store.listFeedback(), pseudonym, compare);
+    const csv = exportPredictionsCsv({ name: mv.name, version: mv.version, classes: mv.classes, labelKind: runner.meta.labelKind, positiveClass: runner.meta.positiveClass }, preds, await store.listFeedback(), pseudonym, compare, deidIds);
     await audit(req, 'predictions.export', `${q.model}@${q.version}`, { rows: preds.length, compareVersion: q.compareVersion ?? null });
     return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="predictions-${q.model}-v${q.version}.csv"`).send(csv);
   });
 
   // ---------------------------------------------------------------- audit
-  app.get('/v1/audit/verify', { config: { roles: ['admin'] }, schema: { tags: ['audit'], summary: 'Verify the audit hash chain' } }, async () => {
-    const v = verifyAuditChain(await store.listAudit(), await store.auditHead());
-    return v;
+  // Paged and incremental: pages of 500 rows with the event loop free between them; concurrent
+  // callers share one run.
+  let verifying: ReturnType<typeof verifyAuditPaged> | undefined;
+  app.get('/v1/audit/verify', {
+    config: { roles: ['admin'] },
+    schema: { tags: ['audit'], summary: 'Verify the audit hash chain (HMAC-keyed with the key file named by auditKeyFile) page by page up to the current head; problems list the sequence numbers' },
+  }, async () => {
+    verifying ??= verifyAuditPaged(store, ctx.auditKey).finally(() => (verifying = undefined));
+    return verifying;
   });
 
-  app.get('/v1/audit', { config: { roles: ['admin'] }, schema: { tags: ['audit'], summary: 'Audit entries', querystring: js(z.object({ limit: z.coerce.number().int().min(1).max(100000).optional() })) } }, async (req) => {
-    const all = await store.listAudit();
-    const limit = (req.query as { limit?: number }).limit ?? 1000;
-    return { entries: all.slice(-limit) };
+  app.get('/v1/audit', {
+    config: { roles: ['admin'] },
+    schema: {
+      tags: ['audit'],
+      summary: 'Audit entries, a page at a time: the newest `limit` (default 1000), or the `limit` after sequence number `after`; `next` is the `after` of the following page (null at the head)',
+      querystring: js(z.object({ after: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(10000).optional() })),
+    },
+  }, async (req) => {
+    const q = req.query as { after?: number; limit?: number };
+    const limit = q.limit ?? 1000;
+    const head = (await store.auditHead())?.seq ?? 0;
+    const after = q.after ?? Math.max(0, head - limit);
+    const entries = await store.listAuditPage(after, limit);
+    const last = entries[entries.length - 1]?.seq ?? after;
+    return { entries, headSeq: head, next: last < head ? last : null };
   });
 
   await app.ready();

@@ -4,7 +4,7 @@
  * because the secrets are random, not passwords.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { readJsonWithSchema } from '../util/json.js';
@@ -50,6 +50,7 @@ export function addToken(file: string, name: string, role: Role): string {
   const token = generateToken();
   tokens.push({ name, role, sha256: hashToken(token), createdAt: new Date().toISOString() });
   writeJsonAtomic(file, { tokens });
+  chmodSync(file, 0o600); // who holds which role is nobody else's business
   return token;
 }
 

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { applyPreprocessing, type PreprocessingSpec } from '../data/preprocess/index.js';
 import { checkHeader, fieldsFromHeader, type HeaderProfile } from '../robustness/header-checks.js';
-import { RadmlError, errorMessage } from '../util/errors.js';
+import { InputError, RadmlError, UnsupportedError, errorMessage } from '../util/errors.js';
 import type { Selection } from './config.js';
 import { decodeInput } from './input.js';
 
@@ -18,12 +18,13 @@ export interface DecodeRequest {
   preprocessing: PreprocessingSpec;
   channels: number;
   wantImage: boolean;
+  maxInflatedBytes?: number;
 }
 
 async function handle(req: DecodeRequest): Promise<void> {
   try {
     const headerCheck = req.headerProfile ? (h: Parameters<typeof fieldsFromHeader>[0]) => checkHeader(fieldsFromHeader(h), req.headerProfile!) : undefined;
-    const d = await decodeInput(req.bytes, req.name, req.selection, headerCheck);
+    const d = await decodeInput(req.bytes, req.name, req.selection, headerCheck, req.maxInflatedBytes !== undefined ? { maxInflatedBytes: req.maxInflatedBytes } : {});
     const plane = applyPreprocessing(req.preprocessing, d.image);
     const input = new Float32Array(plane.length * req.channels);
     for (let c = 0; c < req.channels; c++) input.set(plane, c * plane.length);
@@ -36,7 +37,8 @@ async function handle(req: DecodeRequest): Promise<void> {
   } catch (e) {
     parentPort!.postMessage({
       id: req.id, ok: false,
-      error: { kind: e instanceof RadmlError ? e.constructor.name : 'Error', code: e instanceof RadmlError ? e.code : 'DECODE_FAILED', message: errorMessage(e), file: e instanceof RadmlError ? e.file : undefined },
+      // The base class decides the HTTP status on the other side (subclasses such as DicomInflateLimitError are InputErrors).
+      error: { kind: e instanceof UnsupportedError ? 'UnsupportedError' : e instanceof InputError ? 'InputError' : e instanceof RadmlError ? 'RadmlError' : 'Error', code: e instanceof RadmlError ? e.code : 'DECODE_FAILED', message: errorMessage(e), file: e instanceof RadmlError ? e.file : undefined },
     });
   }
 }

@@ -8,6 +8,7 @@
 import { formatCsv } from '../util/csv.js';
 import type { Feedback, Prediction } from '../store/schema.js';
 import type { Pseudonymiser } from './pseudonym.js';
+import type { Pseudonymiser as DeidPseudonymiser } from '../deid/pseudonyms.js';
 
 export interface ExportModel {
   name: string;
@@ -50,6 +51,7 @@ export function exportPredictionsCsv(
   feedback: readonly Feedback[],
   pseudonym: Pseudonymiser,
   compare?: { version: number; predictions: readonly Prediction[] },
+  deid?: DeidPseudonymiser,
 ): string {
   const v = verdicts(feedback);
   const other = new Map((compare?.predictions ?? []).map((p) => [p.sopUid, p]));
@@ -60,8 +62,9 @@ export function exportPredictionsCsv(
     .map((p) => {
       const fv = v.get(p.studyUid);
       const row: Record<string, string> = {
-        path: `pacs/${pseudonym(p.studyUid)}/${pseudonym(p.sopUid)}`,
-        study_id: pseudonym(p.studyUid),
+        // With the site's de-identification key: the names `radml deidentify` gives the same images.
+        path: deid ? `dicom/${deid.uid(p.studyUid)}/${deid.uid(p.sopUid)}.dcm` : `pacs/${pseudonym(p.studyUid)}/${pseudonym(p.sopUid)}`,
+        study_id: deid ? deid.uid(p.studyUid) : pseudonym(p.studyUid),
         model: p.modelName,
         model_version: String(p.modelVersion),
         silent: p.silent ? '1' : '0',

@@ -57,6 +57,8 @@ export class Metrics {
   readonly jobDuration = new Histogram('radml_job_duration_seconds', 'Study job processing time.', [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
   readonly skipped = new Counter('radml_instances_skipped_total', 'Instances seen but not scored.');
   readonly authFailures = new Counter('radml_auth_failures_total', 'Requests refused by authentication (401) or role (403).');
+  readonly pacsOutages = new Counter('radml_pacs_outages_total', 'Times the PACS circuit breaker opened (PACS unavailable, jobs held).');
+  readonly pacsProbes = new Counter('radml_pacs_probes_total', 'PACS health probes made while the circuit was open, by result.');
   private readonly gauges: { name: string; help: string; read: () => Promise<Record<string, number>> | Record<string, number> }[] = [];
 
   /** A gauge computed at scrape time; `read` returns label-value → number for one label `key`. */
@@ -66,7 +68,7 @@ export class Metrics {
 
   async render(): Promise<string> {
     const lines: string[] = [];
-    for (const m of [this.httpRequests, this.httpDuration, this.predictions, this.jobs, this.jobDuration, this.skipped, this.authFailures]) lines.push(...m.render());
+    for (const m of [this.httpRequests, this.httpDuration, this.predictions, this.jobs, this.jobDuration, this.skipped, this.authFailures, this.pacsOutages, this.pacsProbes]) lines.push(...m.render());
     for (const g of this.gauges) {
       lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
       for (const [k, v] of Object.entries(await g.read())) lines.push(`${g.name}${k} ${v}`);

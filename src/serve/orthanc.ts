@@ -1,7 +1,8 @@
 /**
  * Client for Orthanc: its DICOMweb plugin (QIDO-RS search, WADO-RS retrieve, STOW-RS store) for the
  * standard part, and its REST `/changes` feed to notice new studies. Every error is a PacsError that
- * says whether retrying can help (network errors, 5xx, 429) or not (4xx).
+ * says whether retrying can help (network errors, 5xx, 429) or not (4xx); the ones that say the PACS
+ * itself is down or overloaded are PacsUnavailableError, which the worker's circuit breaker acts on.
  */
 import { RadmlError } from '../util/errors.js';
 import type { OrthancConfig } from './config.js';
@@ -14,6 +15,16 @@ export class PacsError extends RadmlError {
     super('PACS_ERROR', message);
     this.retryable = retryable;
     this.status = status;
+  }
+}
+
+/**
+ * The PACS could not be reached, timed out, or answered 5xx/429/408: not the study's fault. The
+ * worker checks the PACS health before deciding whether to hold the queue or charge the job.
+ */
+export class PacsUnavailableError extends PacsError {
+  constructor(message: string, status?: number) {
+    super(message, true, status);
   }
 }
 
@@ -67,14 +78,15 @@ export class OrthancClient {
         method: init.method ?? 'GET', headers, ...(init.body ? { body: init.body } : {}), signal: AbortSignal.timeout(this.cfg.timeoutMs),
       });
     } catch (e) {
-      throw new PacsError(`PACS unreachable (${init.method ?? 'GET'} ${init.dicomweb === false ? '' : 'DICOMweb '}request failed: ${(e as Error).message})`, true);
+      throw new PacsUnavailableError(`PACS unreachable (${init.method ?? 'GET'} ${init.dicomweb === false ? '' : 'DICOMweb '}request failed: ${(e as Error).message})`);
     }
     if (res.status === 404 && init.allow404) return undefined;
     if (!res.ok) {
       const text = (await res.text().catch(() => '')).slice(0, 300);
       const retry = res.status >= 500 || res.status === 429 || res.status === 408;
       // Never echo the URL: it holds study UIDs.
-      throw new PacsError(`PACS answered ${res.status} to ${init.method ?? 'GET'} ${path.split('/')[1] ?? ''}… ${text.replace(/[0-9]+(\.[0-9]+){3,}/g, '<uid>')}`, retry, res.status);
+      const message = `PACS answered ${res.status} to ${init.method ?? 'GET'} ${path.split('/')[1]?.split('?')[0] ?? ''}… ${text.replace(/[0-9]+(\.[0-9]+){3,}/g, '<uid>')}`;
+      throw retry ? new PacsUnavailableError(message, res.status) : new PacsError(message, false, res.status);
     }
     return res;
   }
@@ -85,11 +97,25 @@ export class OrthancClient {
     return (await r!.json()) as { Version: string; DicomAet: string };
   }
 
-  /** QIDO-RS: studies (optionally only those with StudyDate ≥ since). */
-  async searchStudies(limit = 1000, offset = 0): Promise<string[]> {
-    const r = await this.request(`/studies?limit=${limit}&offset=${offset}`, { accept: 'application/dicom+json' });
+  /** QIDO-RS: one page of studies with their number of instances. */
+  async searchStudies(limit = 1000, offset = 0): Promise<{ studyUid: string; instances: number }[]> {
+    const r = await this.request(`/studies?limit=${limit}&offset=${offset}&includefield=00201208`, { accept: 'application/dicom+json' });
     const list = (await r!.json()) as DicomJson[];
-    return list.map((d) => jsonString(d, '0020000D')).filter((u) => u !== '');
+    return list.map((d) => ({ studyUid: jsonString(d, '0020000D'), instances: Number(jsonString(d, '00201208') || NaN) })).filter((s) => s.studyUid !== '');
+  }
+
+  /**
+   * QIDO-RS: every study, page by page (a PACS caps each answer, Orthanc's DICOMweb at 100 or 1,000
+   * depending on its configuration, so one request is never enough). A study stored while paging
+   * can shift the pages; duplicates are dropped and the next poll sees what was missed.
+   */
+  async allStudies(pageSize = 500): Promise<{ studyUid: string; instances: number }[]> {
+    const seen = new Map<string, { studyUid: string; instances: number }>();
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await this.searchStudies(pageSize, offset);
+      for (const s of page) seen.set(s.studyUid, s);
+      if (page.length < pageSize) return [...seen.values()];
+    }
   }
 
   /** QIDO-RS instance search plus series metadata: what is in a study and what each instance is. */
@@ -143,5 +169,13 @@ export class OrthancClient {
     if (!r) return undefined;
     const j = (await r.json()) as { MainDicomTags?: { StudyInstanceUID?: string } };
     return j.MainDicomTags?.StudyInstanceUID;
+  }
+
+  /** Number of instances of an Orthanc study resource id (undefined when it is gone). */
+  async studyInstanceCount(orthancId: string): Promise<number | undefined> {
+    const r = await this.request(`/studies/${orthancId}/statistics`, { dicomweb: false, accept: 'application/json', allow404: true });
+    if (!r) return undefined;
+    const j = (await r.json()) as { CountInstances?: number };
+    return j.CountInstances;
   }
 }

@@ -1,120 +1,52 @@
 /**
- * A verified model folder loaded for inference: the training engineer's loader checks every
- * artefact's SHA-256, the engine runs the ONNX, model.json's preprocessing is applied exactly as in
- * training, and the output activation and operating point come from model.json.
+ * A verified model folder loaded for the service: loading, preprocessing, scoring and calibration
+ * are the shared Predictor's (src/predict/), so the service and `radml predict` agree; this file
+ * adds the service's heatmap target and occlusion map.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { InferenceModel } from '../engine/index.js';
-import { applyPreprocessing } from '../data/preprocess/index.js';
+import { Predictor, readOperatingPoint, type OperatingPoint } from '../predict/index.js';
 import type { GreyImage } from '../data/grey-image.js';
-import { loadModelFolder, MODEL_JSON, type ModelJson } from '../train/model-folder.js';
+import type { ModelJson } from '../train/model-folder.js';
 import { InputError } from '../util/errors.js';
+import { contentRect } from './results-dicom.js';
 
-/**
- * Optional operating point in model.json (read beside the training schema, which does not define
- * it): `"operatingPoint": { "threshold": 0.3, "class": "pneumonia", "rule": "sensitivity_0.9" }`
- * for one class, or `"operatingPoints": { "effusion": 0.4, … }` per finding. A class is called
- * positive when its score is ≥ its threshold (as in evaluate/).
- */
-const operatingPointSchema = z.object({
-  operatingPoint: z.object({ threshold: z.number(), class: z.string().optional(), rule: z.string().optional() }).optional(),
-  operatingPoints: z.record(z.string(), z.number()).optional(),
-  operatingPointRule: z.string().optional(),
-});
-
-export interface OperatingPoint {
-  thresholds: Record<string, number>;
-  rule: string | undefined;
-}
-
-export function readOperatingPoint(dir: string, meta: ModelJson): OperatingPoint {
-  const raw = operatingPointSchema.safeParse(JSON.parse(readFileSync(join(dir, MODEL_JSON), 'utf8')));
-  if (!raw.success) throw new InputError('MODEL_CORRUPT', `${join(dir, MODEL_JSON)}: operatingPoint: ${raw.error.issues[0]?.message}`, { file: dir });
-  const thresholds: Record<string, number> = { ...(raw.data.operatingPoints ?? {}) };
-  const op = raw.data.operatingPoint;
-  if (op) {
-    const cls = op.class ?? meta.positiveClass ?? (meta.classes.length === 2 ? meta.classes[1]! : undefined);
-    if (!cls) throw new InputError('MODEL_CORRUPT', `${join(dir, MODEL_JSON)}: operatingPoint needs "class" for a model with ${meta.classes.length} classes`, { file: dir });
-    thresholds[cls] = op.threshold;
-  }
-  for (const c of Object.keys(thresholds)) {
-    if (!meta.classes.includes(c)) throw new InputError('MODEL_CORRUPT', `${join(dir, MODEL_JSON)}: operating point for unknown class "${c}"`, { file: dir });
-  }
-  return { thresholds, rule: op?.rule ?? raw.data.operatingPointRule };
-}
+export { readOperatingPoint, type OperatingPoint };
 
 export interface ImagePrediction {
+  /** Calibrated probabilities when the model has a calibration (what decisions use). */
   scores: Record<string, number>;
+  /** The model's own probabilities before calibration. */
+  raw: Record<string, number>;
   decisions: Record<string, boolean>;
 }
 
-function softmaxRow(v: Float32Array, off: number, k: number): number[] {
-  let m = -Infinity;
-  for (let j = 0; j < k; j++) m = Math.max(m, v[off + j]!);
-  const e: number[] = [];
-  let s = 0;
-  for (let j = 0; j < k; j++) {
-    const x = Math.exp(v[off + j]! - m);
-    e.push(x);
-    s += x;
-  }
-  return e.map((x) => x / s);
-}
-
 export class ModelRunner {
-  private constructor(
-    readonly dir: string,
-    readonly meta: ModelJson,
-    readonly onnxSha256: string,
-    readonly operatingPoint: OperatingPoint,
-    private readonly model: InferenceModel,
-  ) {}
+  private constructor(readonly predictor: Predictor) {}
 
   /**
-   * Verify and load a model folder.
+   * Verify and load a model folder (through the shared Predictor, so served scores are
+   * `radml predict`'s scores). The gate is applied by InputGuard in the service.
    * @example const r = await ModelRunner.load('models/cxr/v1'); (await r.predict([img]))[0].scores
    */
   static async load(dir: string, opts: { threads?: number } = {}): Promise<ModelRunner> {
-    const { meta, onnx } = loadModelFolder(dir);
-    const sha = createHash('sha256').update(onnx).digest('hex');
-    const op = readOperatingPoint(dir, meta);
-    const model = await InferenceModel.load(onnx, { threads: opts.threads ?? 1 });
-    return new ModelRunner(dir, meta, sha, op, model);
+    return new ModelRunner(await Predictor.open(dir, { threads: opts.threads ?? 1, oodGate: false, gradients: false }));
   }
 
+  get dir(): string { return this.predictor.dir; }
+  get meta(): ModelJson { return this.predictor.meta; }
+  get onnxSha256(): string { return this.predictor.onnxSha256; }
+  get operatingPoint(): OperatingPoint { return this.predictor.operatingPoint; }
   get classes(): string[] {
     return this.meta.classes;
   }
 
-  /** Model input for one image: preprocessing from model.json, channels replicated. */
+  /** Model input for one image: the Predictor's pixel path (as `radml predict`), channels replicated. */
   prepare(img: GreyImage): Float32Array {
-    const plane = applyPreprocessing(this.meta.preprocessing, img);
-    const c = this.meta.input.channels;
-    if (c === 1) return plane;
-    const out = new Float32Array(plane.length * c);
-    for (let i = 0; i < c; i++) out.set(plane, i * plane.length);
-    return out;
+    return this.predictor.prepare(img);
   }
 
-  /** Probabilities [batch × K] for already-prepared inputs. */
+  /** Calibrated probabilities [batch × K] for already-prepared inputs. */
   async scoreInputs(x: Float32Array, batch: number): Promise<Float32Array> {
-    const s = this.meta.input.size;
-    const r = await this.model.run(x, batch, [this.meta.input.channels, s, s]);
-    const k = this.meta.classes.length;
-    // The same reading of the output as train/scoring.ts, so served and evaluated scores agree.
-    const useProbabilities = this.meta.output.name === 'probabilities' && r.probabilities !== undefined;
-    const values = useProbabilities ? r.probabilities! : r.logits;
-    if (values.length !== batch * k) throw new InputError('MODEL_OUTPUT', `the model returned ${values.length / batch} scores per image but model.json lists ${k} classes`);
-    if (useProbabilities || this.meta.output.kind === 'probabilities') return values;
-    const out = new Float32Array(batch * k);
-    for (let i = 0; i < batch; i++) {
-      if (this.meta.output.activation === 'softmax') out.set(softmaxRow(values, i * k, k), i * k);
-      else for (let j = 0; j < k; j++) out[i * k + j] = 1 / (1 + Math.exp(-values[i * k + j]!));
-    }
-    return out;
+    return this.predictor.scoreInputs(x, batch);
   }
 
   /** Scores and operating-point decisions for a batch of images. */
@@ -128,33 +60,55 @@ export class ModelRunner {
 
   /** Scores and decisions for already-prepared inputs (see prepare), e.g. from the decode pool. */
   async predictInputs(x: Float32Array, n: number): Promise<ImagePrediction[]> {
-    const p = await this.scoreInputs(x, n);
+    const raw = await this.predictor.rawProbabilitiesOfInputs(x, n);
+    const p = this.predictor.calibrate(raw, n);
     const k = this.classes.length;
     return Array.from({ length: n }, (_, i) => {
       const scores: Record<string, number> = {};
+      const rawScores: Record<string, number> = {};
       const decisions: Record<string, boolean> = {};
       this.classes.forEach((c, j) => {
         scores[c] = p[i * k + j]!;
+        rawScores[c] = raw[i * k + j]!;
         const t = this.operatingPoint.thresholds[c];
         if (t !== undefined) decisions[c] = scores[c] >= t;
       });
-      return { scores, decisions };
+      return { scores, raw: rawScores, decisions };
     });
   }
 
-  /** The class a heatmap explains: the positive class, else the first with a threshold, else the top score. */
-  targetClass(pred: ImagePrediction): string {
-    if (this.meta.positiveClass) return this.meta.positiveClass;
-    const withOp = Object.keys(this.operatingPoint.thresholds)[0];
-    if (withOp) return withOp;
-    return Object.entries(pred.scores).sort((a, b) => b[1] - a[1])[0]![0];
+  /**
+   * The finding a single heatmap explains (`?heatmap=1`): the highest-scoring positive finding; with
+   * none positive, the highest-scoring finding that has an operating point (the positive class of a
+   * binary model), else the top score.
+   */
+  targetClass(pred: Pick<ImagePrediction, 'scores' | 'decisions'>): string {
+    const byScore = Object.entries(pred.scores).sort((a, b) => b[1] - a[1]).map(([c]) => c);
+    return byScore.find((c) => pred.decisions[c] === true)
+      ?? byScore.find((c) => c in this.operatingPoint.thresholds)
+      ?? this.meta.positiveClass
+      ?? byScore[0]!;
+  }
+
+  /**
+   * The findings the Secondary Captures show heatmaps for: every positive finding, highest score
+   * first, at most `max`. A model with no operating point has no decisions: its top score is shown.
+   * A model with operating points and nothing positive gets none (a heatmap of a negative finding
+   * would invite reading it as one).
+   */
+  heatmapTargets(pred: Pick<ImagePrediction, 'scores' | 'decisions'>, max: number): string[] {
+    const byScore = Object.entries(pred.scores).sort((a, b) => b[1] - a[1]).map(([c]) => c);
+    if (Object.keys(this.operatingPoint.thresholds).length === 0) return byScore.slice(0, Math.min(1, max));
+    return byScore.filter((c) => pred.decisions[c] === true).slice(0, max);
   }
 
   /**
    * Occlusion sensitivity (Zeiler & Fergus 2014): the drop in the target class's score when each
-   * cell of a grid × grid partition of the model input is replaced by the input's mean. Model
+   * cell of a grid × grid partition of the model input is replaced by the mean of the image. Model
    * agnostic (forward passes only), so it works for imported ONNX models too. Returns grid² values,
-   * row-major, clipped at 0 (cells whose removal raises the score carry no evidence for it).
+   * row-major, clipped at 0 (cells whose removal raises the score carry no evidence for it). Only
+   * the image's own pixels are occluded: cells wholly in the padding of a letterboxed (resize "pad")
+   * image are 0 and cost no forward pass, so no heat lands on the padding.
    */
   async occlusionHeatmap(img: GreyImage, cls: string, grid: number): Promise<Float32Array> {
     const j = this.classes.indexOf(cls);
@@ -163,30 +117,36 @@ export class ModelRunner {
     const s = this.meta.input.size;
     const c = this.meta.input.channels;
     const plane = s * s;
+    const content = contentRect(img, s, this.meta.preprocessing.resize);
+    const cx1 = content.x + content.width, cy1 = content.y + content.height;
     let mean = 0;
-    for (let i = 0; i < plane; i++) mean += base[i]!;
-    mean /= plane;
+    for (let yy = content.y; yy < cy1; yy++) for (let xx = content.x; xx < cx1; xx++) mean += base[yy * s + xx]!;
+    mean /= content.width * content.height;
     const n = grid * grid;
-    const x = new Float32Array((n + 1) * base.length);
-    x.set(base, 0);
+    const cells: { g: number; y0: number; y1: number; x0: number; x1: number }[] = [];
     for (let g = 0; g < n; g++) {
       const gy = Math.floor(g / grid);
       const gx = g % grid;
-      const off = (g + 1) * base.length;
-      x.set(base, off);
-      const y0 = Math.floor((gy * s) / grid), y1 = Math.floor(((gy + 1) * s) / grid);
-      const x0 = Math.floor((gx * s) / grid), x1 = Math.floor(((gx + 1) * s) / grid);
-      for (let ch = 0; ch < c; ch++) for (let yy = y0; yy < y1; yy++) x.fill(mean, off + ch * plane + yy * s + x0, off + ch * plane + yy * s + x1);
+      const y0 = Math.max(content.y, Math.floor((gy * s) / grid)), y1 = Math.min(cy1, Math.floor(((gy + 1) * s) / grid));
+      const x0 = Math.max(content.x, Math.floor((gx * s) / grid)), x1 = Math.min(cx1, Math.floor(((gx + 1) * s) / grid));
+      if (y1 > y0 && x1 > x0) cells.push({ g, y0, y1, x0, x1 });
     }
-    const p = await this.scoreInputs(x, n + 1);
+    const x = new Float32Array((cells.length + 1) * base.length);
+    x.set(base, 0);
+    cells.forEach((cell, i) => {
+      const off = (i + 1) * base.length;
+      x.set(base, off);
+      for (let ch = 0; ch < c; ch++) for (let yy = cell.y0; yy < cell.y1; yy++) x.fill(mean, off + ch * plane + yy * s + cell.x0, off + ch * plane + yy * s + cell.x1);
+    });
+    const p = await this.scoreInputs(x, cells.length + 1);
     const k = this.classes.length;
     const ref = p[j]!;
     const out = new Float32Array(n);
-    for (let g = 0; g < n; g++) out[g] = Math.max(0, ref - p[(g + 1) * k + j]!);
+    cells.forEach((cell, i) => (out[cell.g] = Math.max(0, ref - p[(i + 1) * k + j]!)));
     return out;
   }
 
   async release(): Promise<void> {
-    await this.model.release();
+    await this.predictor.release();
   }
 }

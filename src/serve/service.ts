@@ -1,12 +1,15 @@
 /**
- * Assembling the running service: store, registry, HTTP app, PACS watcher and job worker, with a
- * graceful stop (stop listening, stop watching, finish or release running jobs, close the store).
+ * Assembling the running service: store (SQLite file or PostgreSQL), registry, HTTP app, PACS
+ * watcher, PACS circuit breaker and job worker, with a graceful stop (stop listening, stop watching,
+ * finish or release running jobs, close the store).
  */
 import type { FastifyInstance } from 'fastify';
-import { SqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
+import { isPostgresUrl, redactPostgresUrl } from '../store/postgres.js';
 import type { JobOutcome, Store } from '../store/store.js';
 import type { Job } from '../store/schema.js';
 import { errorMessage } from '../util/errors.js';
+import { openAuditKey } from '../store/audit-chain.js';
 import { buildApp, type RouteInfo } from './app.js';
 import { readTokensFile, TokenVerifier, type TokenRecord } from './auth.js';
 import type { ServeConfig } from './config.js';
@@ -16,7 +19,8 @@ import { OrthancClient } from './orthanc.js';
 import { processStudyJob } from './processor.js';
 import { makePseudonymiser, newPseudonymKey, type Pseudonymiser } from './pseudonym.js';
 import { ModelRegistry } from './registry.js';
-import { StudyWatcher } from './watcher.js';
+import { PacsCircuit } from './circuit.js';
+import { StudyWatcher, type QueueResult } from './watcher.js';
 import { Worker } from './worker.js';
 
 export interface RunningService {
@@ -29,6 +33,8 @@ export interface RunningService {
   pseudonym: Pseudonymiser;
   worker: Worker | undefined;
   watcher: StudyWatcher | undefined;
+  /** PACS circuit breaker (when a PACS is configured). */
+  circuit: PacsCircuit | undefined;
   /** Graceful stop; resolves when everything is closed. */
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -50,7 +56,13 @@ const PSEUDONYM_KEY = 'log.pseudonym.key';
  */
 export async function startService(cfg: ServeConfig, opts: StartOptions = {}): Promise<RunningService> {
   const log = opts.log ?? (() => {});
-  const store = SqliteStore.open(cfg.store, { synchronous: cfg.storeSync === 'full' ? 'FULL' : 'NORMAL' });
+  const store = await openStore(cfg.store, { synchronous: cfg.storeSync === 'full' ? 'FULL' : 'NORMAL' });
+  // The audit chain's HMAC key lives outside the database (audit-chain.ts has the threat model).
+  const auditKey = await openAuditKey(cfg.auditKeyFile, await store.auditHead(), (seq) => store.listAuditPage(seq - 1, 1)).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
+  });
+  store.setAuditKey(auditKey);
   let key = await store.getState(PSEUDONYM_KEY);
   if (!key) {
     key = newPseudonymKey();
@@ -66,13 +78,41 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
     return { champion: a.filter((m) => m.status === 'champion').length, challenger: a.filter((m) => m.status === 'challenger').length };
   }, 'status');
 
+  const decodePool = cfg.decodeThreads > 0 ? new DecodePool(cfg.decodeThreads, cfg.decodeQueue, { maxInflatedBytes: cfg.limits.dicomInflatedBytes }) : undefined;
   const pacs = cfg.orthanc ? new OrthancClient(cfg.orthanc) : undefined;
   let worker: Worker | undefined;
   let watcher: StudyWatcher | undefined;
+  let circuit: PacsCircuit | undefined;
+  let pacsDownSince: number | undefined;
   if (pacs && cfg.orthanc) {
+    // The probe touches both Orthanc's REST API and its DICOMweb plugin, the two the jobs use.
+    circuit = new PacsCircuit(async () => {
+      await pacs.system();
+      await pacs.searchStudies(1, 0);
+    }, { probeMinMs: cfg.orthanc.probeMinMs, probeMaxMs: cfg.orthanc.probeMaxMs }, (e) => {
+      if (e.type === 'open') {
+        pacsDownSince = Date.now();
+        metrics.pacsOutages.inc();
+        log({ msg: 'PACS unavailable: circuit open, jobs held in the queue (no attempts spent)', error: e.reason });
+      } else if (e.type === 'probe-failed') {
+        metrics.pacsProbes.inc({ result: 'failed' });
+        log({ msg: 'PACS still unavailable, next probe', inMs: e.nextInMs, error: e.error });
+      } else {
+        pacsDownSince = undefined;
+        metrics.pacsProbes.inc({ result: 'ok' });
+        log({ msg: 'PACS back: circuit closed, jobs resume', downMs: e.downMs, probes: e.probes });
+        worker?.poke();
+      }
+    });
+    metrics.gauge('radml_pacs_circuit_open', 'PACS circuit breaker: 1 while the PACS is unavailable and jobs are held.', () => ({ '': circuit?.isOpen ? 1 : 0 }));
     if (cfg.worker.enabled) {
       const processJob = async (job: Job): Promise<JobOutcome> => {
-        const outcome = await processStudyJob(job, { pacs, registry, selection: cfg.selection, silent: cfg.silent, heatmapGrid: cfg.heatmapGrid, pseudonym });
+        const outcome = await processStudyJob(job, {
+          pacs, registry, store, selection: cfg.selection, silent: cfg.silent, heatmapGrid: cfg.heatmapGrid, pseudonym, notAnalysedReport: cfg.notAnalysedReport,
+          heatmapLayout: cfg.heatmapLayout, heatmapMaxFindings: cfg.heatmapMaxFindings, ...(decodePool ? { decodePool } : {}),
+        });
+        // A run that found nothing new (the study was seen again) is not a prediction: no audit entry.
+        if (outcome.predictions.length === 0 && outcome.skipped.length === 0) return outcome;
         return {
           ...outcome,
           audit: {
@@ -84,6 +124,7 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
       worker = new Worker(store, processJob, {
         leaseMs: cfg.worker.leaseMs, concurrency: cfg.worker.concurrency, idleMs: cfg.worker.idleMs,
         baseBackoffMs: cfg.worker.baseBackoffMs, maxBackoffMs: cfg.worker.maxBackoffMs,
+        studyRetryMs: cfg.worker.studyRetryMs, studyWaitMaxMs: cfg.worker.studyWaitMaxMs,
       }, (e) => {
         metrics.jobs.inc({ result: e.type });
         const study = pseudonym(e.job.studyUid);
@@ -93,26 +134,30 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
           metrics.skipped.inc({}, e.outcome.skipped.length);
           log({ msg: 'job done', job: e.job.id, study, model: `${e.job.modelName}@${e.job.modelVersion}`, scored: e.outcome.predictions.length, skipped: e.outcome.skipped.length, ms: Math.round(e.ms) });
         } else if (e.type === 'lost') log({ msg: 'job lease lost', job: e.job.id, study });
+        else if (e.type === 'held') log({ msg: 'job held until the PACS is back', job: e.job.id, study, attempts: e.job.attempts });
+        else if (e.type === 'waiting') log({ msg: 'job waits for its study to arrive', job: e.job.id, study });
         else log({ msg: e.type === 'retry' ? 'job will retry' : 'job failed', job: e.job.id, study, attempts: e.job.attempts, error: e.error });
-      });
+      }, circuit);
     }
     const w = worker;
     watcher = new StudyWatcher(store, pacs, registry, { ...cfg.orthanc, maxAttempts: cfg.worker.maxAttempts, maxQueued: cfg.maxQueued }, (e) => {
-      if (e.type === 'queued') log({ msg: 'study queued', study: pseudonym(e.studyUid), jobs: e.jobs });
+      if (e.type === 'queued') log({ msg: 'study queued', study: pseudonym(e.studyUid), jobs: e.jobs, reopened: e.reopened });
       else log({ msg: e.type === 'backpressure' ? 'queue full, watcher waits' : 'watcher error', error: e.error });
-    }, () => w?.poke());
+    }, () => w?.poke(), circuit);
   }
 
+  // POST /v1/jobs: a new job, or the existing one as it is (a job waiting for its study is woken).
   const queueStudy = pacs
-    ? async (studyUid: string): Promise<number[]> => {
-      const active = await registry.active();
-      const ids: number[] = [];
-      for (const m of active) {
-        const r = await store.enqueueJob({ kind: 'study', studyUid, modelName: m.name, modelVersion: m.version, maxAttempts: cfg.worker.maxAttempts, maxQueued: cfg.maxQueued });
-        ids.push(r.job.id);
+    ? async (studyUid: string): Promise<QueueResult[]> => {
+      const out: QueueResult[] = [];
+      for (const m of await registry.active()) {
+        const req = { kind: 'study', studyUid, modelName: m.name, modelVersion: m.version, maxAttempts: cfg.worker.maxAttempts, maxQueued: cfg.maxQueued };
+        let r = await store.enqueueJob(req);
+        if (!r.created && r.job.state === 'queued') r = await store.enqueueJob({ ...req, reopen: true });
+        out.push({ job: r.job, action: r.action });
       }
       worker?.poke();
-      return ids;
+      return out;
     }
     : undefined;
 
@@ -126,18 +171,20 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
     }
     checks.model = (await registry.active().catch(() => [])).length > 0 ? 'ok' : 'no active model';
     if (pacs) {
-      try {
-        await pacs.system();
-        checks.pacs = 'ok';
-      } catch (e) {
-        checks.pacs = errorMessage(e);
+      if (circuit?.isOpen) checks.pacs = `unavailable for ${Math.round((Date.now() - (pacsDownSince ?? Date.now())) / 1000)} s; jobs are held in the queue`;
+      else {
+        try {
+          await pacs.system();
+          checks.pacs = 'ok';
+        } catch (e) {
+          checks.pacs = errorMessage(e);
+        }
       }
     }
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
 
-  const decodePool = cfg.decodeThreads > 0 ? new DecodePool(cfg.decodeThreads) : undefined;
-  const { app, routes } = await buildApp({ cfg, store, registry, tokens, metrics, pseudonym, ready, ...(queueStudy ? { queueStudy } : {}), ...(decodePool ? { decodePool } : {}), log });
+  const { app, routes } = await buildApp({ cfg, store, registry, tokens, metrics, pseudonym, ready, auditKey, ...(queueStudy ? { queueStudy } : {}), ...(worker ? { poke: () => worker!.poke() } : {}), ...(decodePool ? { decodePool } : {}), log });
   let url = '';
   if (!opts.noListen) {
     const addr = await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
@@ -145,13 +192,14 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
   }
   worker?.start();
   watcher?.start();
-  log({ msg: 'service started', url, silent: cfg.silent, pacs: Boolean(pacs), tokens: tokens.size });
+  log({ msg: 'service started', url, silent: cfg.silent, pacs: Boolean(pacs), tokens: tokens.size, store: isPostgresUrl(cfg.store) ? redactPostgresUrl(cfg.store) : 'sqlite' });
 
   let stopped: Promise<void> | undefined;
   const stop = (o: { graceMs?: number } = {}): Promise<void> => {
     stopped ??= (async () => {
       await app.close(); // stop taking requests first
       await watcher?.stop();
+      circuit?.stop();
       const r = await worker?.stop(o.graceMs ?? 10_000);
       log({ msg: 'service stopped', releasedLeases: r?.released ?? 0 });
       await decodePool?.close();
@@ -160,5 +208,5 @@ export async function startService(cfg: ServeConfig, opts: StartOptions = {}): P
     })();
     return stopped;
   };
-  return { url, app, routes, store, registry, metrics, pseudonym, worker, watcher, stop };
+  return { url, app, routes, store, registry, metrics, pseudonym, worker, watcher, circuit, stop };
 }

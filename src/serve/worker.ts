@@ -1,16 +1,25 @@
 /**
- * The job loop: lease a job, keep the lease alive while working, record the outcome (or retry with
- * exponential backoff for PACS errors), and on stop() finish what is running within a grace period
- * and hand back every lease still held. A worker that dies without stop() loses nothing: its leases
- * expire and another worker takes the jobs over.
+ * The job loop: lease a job, keep the lease alive while working, record the outcome, and on stop()
+ * finish what is running within a grace period and hand back every lease still held. A worker that
+ * dies without stop() loses nothing: its leases expire and another worker takes the jobs over.
+ *
+ * What a failure costs depends on whose fault it is:
+ * - the PACS is down (PacsUnavailableError and the circuit's probe fails too): the job goes back to
+ *   the queue with its attempt refunded and no one leases until the PACS answers again;
+ * - the study is not in the PACS yet (StudyNotArrivedError): the job waits and looks again, attempt
+ *   refunded, until `studyWaitMaxMs` after it was queued;
+ * - the study itself is bad (PermanentJobError, InputError, UnsupportedError, a 4xx): failed at once;
+ * - anything else (a PACS error while the PACS is healthy, an unexpected error): an attempt is spent
+ *   and the job retries with exponential backoff.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Job } from '../store/schema.js';
 import type { JobOutcome, Store } from '../store/store.js';
 import { errorMessage, InputError, UnsupportedError } from '../util/errors.js';
-import { PacsError } from './orthanc.js';
-import { PermanentJobError } from './processor.js';
+import type { PacsCircuit } from './circuit.js';
+import { PacsError, PacsUnavailableError } from './orthanc.js';
+import { PermanentJobError, StudyNotArrivedError } from './processor.js';
 
 export interface WorkerOptions {
   owner?: string;
@@ -19,14 +28,20 @@ export interface WorkerOptions {
   idleMs: number;
   baseBackoffMs: number;
   maxBackoffMs: number;
+  /** A job whose study is not in the PACS yet looks again after this long … */
+  studyRetryMs?: number;
+  /** … and fails when the study has still not arrived this long after the job was queued. */
+  studyWaitMaxMs?: number;
 }
 
 export type WorkerEvent =
   | { type: 'done'; job: Job; outcome: JobOutcome; ms: number }
   | { type: 'lost'; job: Job }
+  | { type: 'held' | 'waiting'; job: Job; error: string }
   | { type: 'retry' | 'failed'; job: Job; error: string };
 
 function retryable(e: unknown): boolean {
+  if (e instanceof StudyNotArrivedError) return false;
   if (e instanceof PacsError) return e.retryable;
   if (e instanceof PermanentJobError || e instanceof InputError || e instanceof UnsupportedError) return false;
   return true; // unknown errors: give them the retry budget
@@ -44,6 +59,8 @@ export class Worker {
     private readonly processJob: (job: Job) => Promise<JobOutcome>,
     private readonly opts: WorkerOptions,
     private readonly onEvent: (e: WorkerEvent) => void = () => {},
+    /** PACS circuit breaker; without one, PACS-unavailable errors are retried like any other. */
+    private readonly circuit?: PacsCircuit,
   ) {
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   }
@@ -74,6 +91,11 @@ export class Worker {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      if (this.circuit?.isOpen) {
+        await this.circuit.whenClosed(); // the PACS is down: leave the queue alone
+        if (this.circuit.isOpen) await this.sleep(this.opts.idleMs); // circuit stopped while open: do not spin
+        continue;
+      }
       let job: Job | undefined;
       try {
         job = await this.store.leaseJob(this.owner, this.opts.leaseMs);
@@ -102,8 +124,19 @@ export class Worker {
       this.onEvent(ok ? { type: 'done', job, outcome, ms: performance.now() - t0 } : { type: 'lost', job });
     } catch (e) {
       const error = errorMessage(e);
-      const after = await this.store.failJob(job.id, this.owner, error, { retryable: retryable(e), baseBackoffMs: this.opts.baseBackoffMs, maxBackoffMs: this.opts.maxBackoffMs }).catch(() => undefined);
-      if (after) this.onEvent({ type: after.state === 'queued' ? 'retry' : 'failed', job: after, error });
+      if (e instanceof PacsUnavailableError && this.circuit && (await this.circuit.confirmOutage(error))) {
+        const held = await this.store.postponeJob(job.id, this.owner, { delayMs: 0, reason: `held while the PACS is unavailable: ${error}`, refundAttempt: true }).catch(() => undefined);
+        this.onEvent(held ? { type: 'held', job: held, error } : { type: 'lost', job });
+        return;
+      }
+      if (e instanceof StudyNotArrivedError && Date.now() - job.queuedAt < (this.opts.studyWaitMaxMs ?? 24 * 3_600_000)) {
+        const waiting = await this.store.postponeJob(job.id, this.owner, { delayMs: this.opts.studyRetryMs ?? 30_000, reason: error, refundAttempt: true }).catch(() => undefined);
+        this.onEvent(waiting ? { type: 'waiting', job: waiting, error } : { type: 'lost', job });
+        return;
+      }
+      const why = e instanceof StudyNotArrivedError ? `${error}; gave up waiting after ${Math.round((this.opts.studyWaitMaxMs ?? 0) / 1000)} s (requeue the job once the study is in the PACS)` : error;
+      const after = await this.store.failJob(job.id, this.owner, why, { retryable: retryable(e), baseBackoffMs: this.opts.baseBackoffMs, maxBackoffMs: this.opts.maxBackoffMs }).catch(() => undefined);
+      if (after) this.onEvent({ type: after.state === 'queued' ? 'retry' : 'failed', job: after, error: why });
       else this.onEvent({ type: 'lost', job });
     } finally {
       clearInterval(renew);
@@ -117,6 +150,7 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<{ released: number }> {
     this.stopping = true;
     this.wake?.();
+    this.circuit?.stop();
     const all = Promise.all([...this.running]);
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
     const released = await this.store.releaseLeases(this.owner);

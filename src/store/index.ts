@@ -7,4 +7,5 @@ export * from './schema.js';
 export * from './store.js';
 export * from './audit-chain.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite.js';
-export { PostgresStore, POSTGRES_SCHEMA, type PgQueryable } from './postgres.js';
+export { PostgresStore, POSTGRES_SCHEMA, isPostgresUrl, redactPostgresUrl, type PgQueryable } from './postgres.js';
+export { openStore } from './open.js';

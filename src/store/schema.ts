@@ -33,6 +33,8 @@ export const jobSchema = z.object({
   result: z.unknown().nullable(),
   createdAt: z.number(),
   updatedAt: z.number(),
+  /** When the job was last queued (created, reopened or requeued): how long it may wait for its study counts from here. */
+  queuedAt: z.number(),
 });
 export type Job = z.infer<typeof jobSchema>;
 
@@ -76,10 +78,12 @@ export const predictionSchema = z.object({
 export type Prediction = z.infer<typeof predictionSchema>;
 export type NewPrediction = Omit<Prediction, 'id' | 'createdAt'>;
 
-/** A study that was seen but not scored, with the reason (e.g. "modality MR is not CR/DX"). */
+/** An instance a model version saw but did not score, with the reason (e.g. "modality MR is not CR/DX"). */
 export const skippedInstanceSchema = z.object({
   studyUid: z.string(),
   sopUid: z.string(),
+  modelName: z.string(),
+  modelVersion: z.number().int(),
   reason: z.string(),
   createdAt: z.number(),
 });

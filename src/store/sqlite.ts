@@ -5,12 +5,12 @@
  * a crash either records all of a job or none of it.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { auditHash, GENESIS_HASH, type AuditKey } from './audit-chain.js';
 import type { AuditEntry, Feedback, Job, JobState, ModelStatus, ModelVersion, NewAuditEntry, NewFeedback, Prediction, SkippedInstance } from './schema.js';
 import { JOB_STATES } from './schema.js';
-import { type EnqueueRequest, type FailOptions, type JobOutcome, QueueFullError, type Store, backoffMs, idempotencyKey } from './store.js';
+import { type EnqueueAction, type EnqueueRequest, type FailOptions, type JobOutcome, QueueFullError, type RequeueFilter, type Store, backoffMs, idempotencyKey, reopenAction } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   last_error TEXT,
   result TEXT,
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  queued_at INTEGER NOT NULL DEFAULT 0,
+  rerun INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after, id);
 CREATE TABLE IF NOT EXISTS models (
@@ -61,9 +63,11 @@ CREATE INDEX IF NOT EXISTS predictions_study ON predictions (study_uid);
 CREATE TABLE IF NOT EXISTS skipped (
   study_uid TEXT NOT NULL,
   sop_uid TEXT NOT NULL,
+  model_name TEXT NOT NULL,
+  model_version INTEGER NOT NULL,
   reason TEXT NOT NULL,
   created_at INTEGER NOT NULL,
-  PRIMARY KEY (study_uid, sop_uid)
+  PRIMARY KEY (study_uid, sop_uid, model_name, model_version)
 );
 CREATE TABLE IF NOT EXISTS feedback (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,10 +98,34 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/**
+ * Bring a store written by an earlier radml up to date: jobs gained `queued_at` and `rerun`; skips
+ * are per model version (the same instance can be refused by one version's OOD gate and scored by
+ * another's), so the old per-study table is rebuilt with the model columns ('' and 0 for old rows).
+ */
+function migrate(db: Database.Database): void {
+  const cols = (t: string) => new Set((db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name));
+  db.transaction(() => {
+    const jobs = cols('jobs');
+    if (!jobs.has('queued_at')) {
+      db.exec('ALTER TABLE jobs ADD COLUMN queued_at INTEGER NOT NULL DEFAULT 0; UPDATE jobs SET queued_at = created_at;');
+    }
+    if (!jobs.has('rerun')) db.exec('ALTER TABLE jobs ADD COLUMN rerun INTEGER NOT NULL DEFAULT 0');
+    if (!cols('skipped').has('model_name')) {
+      db.exec(`ALTER TABLE skipped RENAME TO skipped_old;
+        CREATE TABLE skipped (study_uid TEXT NOT NULL, sop_uid TEXT NOT NULL, model_name TEXT NOT NULL, model_version INTEGER NOT NULL,
+          reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (study_uid, sop_uid, model_name, model_version));
+        INSERT INTO skipped SELECT study_uid, sop_uid, '', 0, reason, created_at FROM skipped_old;
+        DROP TABLE skipped_old;`);
+    }
+  }).immediate();
+}
+
 interface JobRow {
   id: number; kind: string; study_uid: string; model_name: string; model_version: number; idempotency_key: string;
   state: JobState; attempts: number; max_attempts: number; run_after: number; lease_owner: string | null;
   lease_expires: number | null; last_error: string | null; result: string | null; created_at: number; updated_at: number;
+  queued_at: number; rerun: number;
 }
 interface ModelRow { name: string; version: number; onnx_sha256: string; dir: string; status: ModelStatus; classes: string; created_at: number; created_by: string }
 interface PredictionRow {
@@ -112,6 +140,7 @@ function toJob(r: JobRow): Job {
     idempotencyKey: r.idempotency_key, state: r.state, attempts: r.attempts, maxAttempts: r.max_attempts,
     runAfter: r.run_after, leaseOwner: r.lease_owner, leaseExpires: r.lease_expires, lastError: r.last_error,
     result: r.result === null ? null : (JSON.parse(r.result) as unknown), createdAt: r.created_at, updatedAt: r.updated_at,
+    queuedAt: r.queued_at,
   };
 }
 function toModel(r: ModelRow): ModelVersion {
@@ -162,32 +191,49 @@ export class SqliteStore implements Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!opts.readonly) {
+      // The store holds the log pseudonym key: owner-only (SQLite gives -wal/-shm the same mode).
+      if (path !== ':memory:') chmodSync(path, 0o600);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
       db.pragma('busy_timeout = 10000');
       db.pragma('foreign_keys = ON');
       db.exec(SCHEMA);
+      migrate(db);
+      db.exec('CREATE INDEX IF NOT EXISTS jobs_study ON jobs (study_uid)');
+    } else {
+      db.pragma('busy_timeout = 10000');
     }
     return new SqliteStore(db, opts);
   }
 
   // ---- jobs
 
-  async enqueueJob(req: EnqueueRequest): Promise<{ job: Job; created: boolean }> {
+  async enqueueJob(req: EnqueueRequest): Promise<{ job: Job; created: boolean; action: EnqueueAction }> {
     const key = idempotencyKey(req.kind, req.studyUid, req.modelName, req.modelVersion);
-    const tx = this.db.transaction((): { job: Job; created: boolean } => {
+    const tx = this.db.transaction((): { job: Job; created: boolean; action: EnqueueAction } => {
       const existing = this.db.prepare('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobRow | undefined;
-      if (existing) return { job: toJob(existing), created: false };
+      const t = this.now();
+      if (existing) {
+        const action = req.reopen ? reopenAction(existing.state, existing.run_after, t) : 'exists';
+        if (action === 'reopened') {
+          this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, queued_at = ?, updated_at = ? WHERE id = ?`).run(t, t, t, existing.id);
+        } else if (action === 'rerun') {
+          this.db.prepare('UPDATE jobs SET rerun = 1, updated_at = ? WHERE id = ?').run(t, existing.id);
+        } else if (action === 'woken') {
+          this.db.prepare('UPDATE jobs SET run_after = ?, updated_at = ? WHERE id = ?').run(t, t, existing.id);
+        }
+        const job = action === 'exists' ? existing : (this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(existing.id) as JobRow);
+        return { job: toJob(job), created: false, action };
+      }
       if (req.maxQueued !== undefined) {
         const depth = this.depthSync();
         if (depth >= req.maxQueued) throw new QueueFullError(depth, req.maxQueued);
       }
-      const t = this.now();
       const info = this.db
-        .prepare(`INSERT INTO jobs (kind, study_uid, model_name, model_version, idempotency_key, state, attempts, max_attempts, run_after, created_at, updated_at)
-                  VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)`)
-        .run(req.kind, req.studyUid, req.modelName, req.modelVersion, key, req.maxAttempts ?? 5, t, t, t);
-      return { job: toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(info.lastInsertRowid) as JobRow), created: true };
+        .prepare(`INSERT INTO jobs (kind, study_uid, model_name, model_version, idempotency_key, state, attempts, max_attempts, run_after, created_at, updated_at, queued_at)
+                  VALUES (?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)`)
+        .run(req.kind, req.studyUid, req.modelName, req.modelVersion, key, req.maxAttempts ?? 5, t, t, t, t);
+      return { job: toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(info.lastInsertRowid) as JobRow), created: true, action: 'created' };
     });
     return tx.immediate();
   }
@@ -222,18 +268,21 @@ export class SqliteStore implements Store {
   async completeJob(id: number, owner: string, outcome: JobOutcome): Promise<boolean> {
     const tx = this.db.transaction((): boolean => {
       const t = this.now();
+      // A job asked to run again while it ran (new instances arrived) goes straight back to the queue.
       const r = this.db
-        .prepare(`UPDATE jobs SET state = 'done', result = ?, lease_owner = NULL, lease_expires = NULL, last_error = NULL, updated_at = ?
+        .prepare(`UPDATE jobs SET state = CASE WHEN rerun = 1 THEN 'queued' ELSE 'done' END, attempts = CASE WHEN rerun = 1 THEN 0 ELSE attempts END,
+                    run_after = ?, queued_at = CASE WHEN rerun = 1 THEN ? ELSE queued_at END, rerun = 0,
+                    result = ?, lease_owner = NULL, lease_expires = NULL, last_error = NULL, updated_at = ?
                   WHERE id = ? AND state = 'leased' AND lease_owner = ?`)
-        .run(JSON.stringify(outcome.result ?? null), t, id, owner);
+        .run(t, t, JSON.stringify(outcome.result ?? null), t, id, owner);
       if (r.changes !== 1) return false;
       const ins = this.db.prepare(`INSERT OR IGNORE INTO predictions (study_uid, series_uid, sop_uid, model_name, model_version, scores, decisions, silent, columns, created_at)
                                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       for (const p of outcome.predictions) {
         ins.run(p.studyUid, p.seriesUid, p.sopUid, p.modelName, p.modelVersion, JSON.stringify(p.scores), JSON.stringify(p.decisions), p.silent ? 1 : 0, JSON.stringify(p.columns), t);
       }
-      const skip = this.db.prepare('INSERT OR REPLACE INTO skipped (study_uid, sop_uid, reason, created_at) VALUES (?, ?, ?, ?)');
-      for (const s of outcome.skipped) skip.run(s.studyUid, s.sopUid, s.reason, t);
+      const skip = this.db.prepare('INSERT OR REPLACE INTO skipped (study_uid, sop_uid, model_name, model_version, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const s of outcome.skipped) skip.run(s.studyUid, s.sopUid, s.modelName, s.modelVersion, s.reason, t);
       if (outcome.audit) this.appendAuditSync(outcome.audit);
       return true;
     });
@@ -246,9 +295,49 @@ export class SqliteStore implements Store {
       if (!row) return undefined;
       const t = this.now();
       const retry = opts.retryable && row.attempts < row.max_attempts;
-      this.db.prepare(`UPDATE jobs SET state = ?, run_after = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?, updated_at = ? WHERE id = ?`)
+      this.db.prepare(`UPDATE jobs SET state = ?, run_after = ?, lease_owner = NULL, lease_expires = NULL, last_error = ?, rerun = 0, updated_at = ? WHERE id = ?`)
         .run(retry ? 'queued' : 'failed', retry ? t + backoffMs(row.attempts, opts) : row.run_after, error.slice(0, 2000), t, id);
       return toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow);
+    });
+    return tx.immediate();
+  }
+
+  async postponeJob(id: number, owner: string, opts: { delayMs: number; reason: string; refundAttempt: boolean }): Promise<Job | undefined> {
+    const tx = this.db.transaction((): Job | undefined => {
+      const t = this.now();
+      const r = this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = MAX(0, attempts - ?), run_after = ?, lease_owner = NULL, lease_expires = NULL,
+                                   last_error = ?, updated_at = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?`)
+        .run(opts.refundAttempt ? 1 : 0, t + opts.delayMs, opts.reason.slice(0, 2000), t, id, owner);
+      return r.changes === 1 ? toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow) : undefined;
+    });
+    return tx.immediate();
+  }
+
+  async requeueJobs(filter: RequeueFilter): Promise<{ requeued: Job[]; unchanged: Job[] }> {
+    const tx = this.db.transaction((): { requeued: Job[]; unchanged: Job[] } => {
+      const limit = filter.limit ?? 10_000;
+      let rows: JobRow[];
+      if (filter.ids) {
+        rows = filter.ids.map((id) => this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined).filter((r): r is JobRow => r !== undefined);
+      } else if (filter.state === 'failed') {
+        rows = this.db.prepare(`SELECT * FROM jobs WHERE state = 'failed' ORDER BY id LIMIT ?`).all(limit) as JobRow[];
+      } else if (filter.state === 'refused') {
+        rows = this.db.prepare(`SELECT * FROM jobs j WHERE state = 'done' AND EXISTS (SELECT 1 FROM skipped s WHERE s.study_uid = j.study_uid
+                                  AND s.model_name = j.model_name AND s.model_version = j.model_version) ORDER BY id LIMIT ?`).all(limit) as JobRow[];
+      } else rows = [];
+      const t = this.now();
+      const requeued: Job[] = [];
+      const unchanged: Job[] = [];
+      for (const r of rows) {
+        if (r.state !== 'failed' && r.state !== 'done') {
+          unchanged.push(toJob(r));
+          continue;
+        }
+        this.db.prepare('DELETE FROM skipped WHERE study_uid = ? AND model_name = ? AND model_version = ?').run(r.study_uid, r.model_name, r.model_version);
+        this.db.prepare(`UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, queued_at = ?, rerun = 0, updated_at = ? WHERE id = ?`).run(t, t, t, r.id);
+        requeued.push(toJob(this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(r.id) as JobRow));
+      }
+      return { requeued, unchanged };
     });
     return tx.immediate();
   }
@@ -266,12 +355,13 @@ export class SqliteStore implements Store {
     return r ? toJob(r) : undefined;
   }
 
-  async listJobs(filter: { state?: JobState; limit?: number } = {}): Promise<Job[]> {
-    const limit = filter.limit ?? 1000;
-    const rows = filter.state
-      ? (this.db.prepare('SELECT * FROM jobs WHERE state = ? ORDER BY id LIMIT ?').all(filter.state, limit) as JobRow[])
-      : (this.db.prepare('SELECT * FROM jobs ORDER BY id LIMIT ?').all(limit) as JobRow[]);
-    return rows.map(toJob);
+  async listJobs(filter: { state?: JobState; studyUid?: string; limit?: number } = {}): Promise<Job[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.state !== undefined) { where.push('state = ?'); args.push(filter.state); }
+    if (filter.studyUid !== undefined) { where.push('study_uid = ?'); args.push(filter.studyUid); }
+    const sql = `SELECT * FROM jobs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as JobRow[]).map(toJob);
   }
 
   private depthSync(): number {
@@ -335,11 +425,15 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(...args) as PredictionRow[]).map(toPrediction);
   }
 
-  async listSkipped(filter: { studyUid?: string } = {}): Promise<SkippedInstance[]> {
-    const rows = (filter.studyUid !== undefined
-      ? this.db.prepare('SELECT * FROM skipped WHERE study_uid = ? ORDER BY created_at').all(filter.studyUid)
-      : this.db.prepare('SELECT * FROM skipped ORDER BY created_at').all()) as { study_uid: string; sop_uid: string; reason: string; created_at: number }[];
-    return rows.map((r) => ({ studyUid: r.study_uid, sopUid: r.sop_uid, reason: r.reason, createdAt: r.created_at }));
+  async listSkipped(filter: { studyUid?: string; modelName?: string; modelVersion?: number } = {}): Promise<SkippedInstance[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.studyUid !== undefined) { where.push('study_uid = ?'); args.push(filter.studyUid); }
+    if (filter.modelName !== undefined) { where.push('model_name = ?'); args.push(filter.modelName); }
+    if (filter.modelVersion !== undefined) { where.push('model_version = ?'); args.push(filter.modelVersion); }
+    const rows = this.db.prepare(`SELECT * FROM skipped ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at`).all(...args) as
+      { study_uid: string; sop_uid: string; model_name: string; model_version: number; reason: string; created_at: number }[];
+    return rows.map((r) => ({ studyUid: r.study_uid, sopUid: r.sop_uid, modelName: r.model_name, modelVersion: r.model_version, reason: r.reason, createdAt: r.created_at }));
   }
 
   async addFeedback(f: NewFeedback): Promise<Feedback> {
@@ -372,7 +466,7 @@ export class SqliteStore implements Store {
     const prevHash = head?.hash ?? GENESIS_HASH;
     const ts = this.now();
     const entry = { seq, ts, actor: e.actor, action: e.action, subject: e.subject, details: e.details };
-    const hash = auditHash(prevHash, entry);
+    const hash = auditHash(prevHash, entry, this.auditKey);
     this.db.prepare('INSERT INTO audit (seq, ts, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(seq, ts, e.actor, e.action, e.subject, JSON.stringify(e.details), prevHash, hash);
     this.db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(seq, hash);
@@ -381,6 +475,15 @@ export class SqliteStore implements Store {
 
   async listAudit(): Promise<AuditEntry[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY seq').all() as AuditRow[]).map(toAuditEntry);
+  }
+
+  async listAuditPage(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    return (this.db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as AuditRow[]).map(toAuditEntry);
+  }
+
+  private auditKey: AuditKey | undefined;
+  setAuditKey(key: AuditKey | undefined): void {
+    this.auditKey = key;
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | undefined> {

@@ -7,12 +7,13 @@
  * model.json is written last and atomically: a folder without it is not a model yet.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { preprocessingSpecSchema } from '../data/preprocess/index.js';
+import { recalibrationMapSchema } from '../evaluate/calibration.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { readJsonWithSchema } from '../util/json.js';
@@ -73,6 +74,27 @@ export const trainingProvenanceSchema = z.object({
 });
 export type TrainingProvenance = z.infer<typeof trainingProvenanceSchema>;
 
+/**
+ * Per-class recalibration fitted by `radml train` on the validation split (evaluate/calibration.ts
+ * maps). Every consumer of the model reports `map(raw score)` as the probability, with the raw
+ * score kept beside it. For a two-class categorical model only the positive class is fitted and
+ * the other class is its complement, so the two still sum to 1; with more classes each class is a
+ * one-vs-rest probability.
+ */
+export const modelCalibrationSchema = z.object({
+  fittedOn: z.object({ split: z.string(), n: z.number().int().min(0) }),
+  classes: z.record(z.string(), z.object({
+    map: recalibrationMapSchema,
+    n: z.number().int().min(0),
+    nPositive: z.number().int().min(0),
+    /** Why the map is the identity (too few positives or negatives), when it is. */
+    note: z.string().optional(),
+  })),
+  /** Two-class categorical models: `{ class, of }` — `class`'s probability is 1 − that of `of`. */
+  complement: z.object({ class: z.string(), of: z.string() }).nullable().default(null),
+});
+export type ModelCalibration = z.infer<typeof modelCalibrationSchema>;
+
 export const modelJsonSchema = z.object({
   format: z.literal(MODEL_FORMAT),
   version: z.literal(1),
@@ -101,6 +123,10 @@ export const modelJsonSchema = z.object({
    */
   operatingPoints: z.record(z.string(), z.number()).optional(),
   operatingPointRule: z.string().optional(),
+  /** Federated training record (src/federated): strategy, rounds, sites, per-round metrics, privacy; absent for central training. */
+  federation: z.record(z.string(), z.unknown()).optional(),
+  /** Recalibration of the raw scores (absent: scores are used as the model emits them). */
+  calibration: modelCalibrationSchema.optional(),
   /** SHA-256 of every artefact, by path relative to the folder (forward slashes). */
   artefacts: z.record(z.string(), sha256Hex),
   createdAt: z.string(),
@@ -111,19 +137,62 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** Files written into a model folder beside model.onnx, by path relative to the folder (forward slashes). */
+export type ArtefactFiles = Record<string, Uint8Array | string>;
+
+function writeArtefactFiles(dir: string, files: ArtefactFiles): string[] {
+  const names: string[] = [];
+  for (const [rel, bytes] of Object.entries(files)) {
+    const abs = resolve(dir, rel);
+    if (relative(resolve(dir), abs).startsWith('..') || rel === MODEL_JSON) throw new InputError('MODEL_ARTEFACT', `${dir}: artefact name "${rel}" must be a path inside the model folder other than ${MODEL_JSON}`, { file: dir });
+    mkdirSync(dirname(abs), { recursive: true });
+    writeFileAtomic(abs, typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes);
+    names.push(rel);
+  }
+  return names;
+}
+
 /**
- * Write model.onnx, then model.json listing the SHA-256 of model.onnx and of each `extraArtefacts`
- * path (relative to the folder, already written).
+ * Write model.onnx and any `files` (extra artefacts such as ood.json or a monitoring reference
+ * profile), then model.json listing the SHA-256 of model.onnx, of each `extraArtefacts` path
+ * (relative to the folder, already written) and of each file in `files`.
  *
- * @example writeModelFolder('out/model', onnxBytes, meta, ['checkpoint/checkpoint.bin'])
+ * @example writeModelFolder('out/model', onnxBytes, meta, ['checkpoint/checkpoint.bin'], { 'reference.json': JSON.stringify(profile) })
  */
-export function writeModelFolder(dir: string, onnx: Uint8Array, meta: Omit<ModelJson, 'artefacts' | 'createdAt'>, extraArtefacts: string[] = []): ModelJson {
+export function writeModelFolder(dir: string, onnx: Uint8Array, meta: Omit<ModelJson, 'artefacts' | 'createdAt'>, extraArtefacts: string[] = [], files: ArtefactFiles = {}): ModelJson {
   writeFileAtomic(join(dir, MODEL_ONNX), onnx);
+  const written = writeArtefactFiles(dir, files);
   const artefacts: Record<string, string> = {};
-  for (const rel of [MODEL_ONNX, ...extraArtefacts]) artefacts[rel.split(sep).join('/')] = sha256File(join(dir, rel));
+  for (const rel of [MODEL_ONNX, ...extraArtefacts, ...written]) artefacts[rel.split(sep).join('/')] = sha256File(join(dir, rel));
   const full: ModelJson = modelJsonSchema.parse({ ...meta, artefacts, createdAt: new Date().toISOString() });
   writeJsonAtomic(join(dir, MODEL_JSON), full);
   return full;
+}
+
+/**
+ * Add (or replace) hashed artefacts of an existing model folder: the files are written atomically
+ * and their SHA-256 recorded in model.json (rewritten atomically; the other hashes are unchanged,
+ * so the folder still verifies). The stable hook for anything fitted after training (ood.json,
+ * monitoring reference profiles).
+ *
+ * @example addModelArtefacts('models/cxr', { 'ood.json': JSON.stringify(detector) })
+ */
+export function addModelArtefacts(dir: string, files: ArtefactFiles): ModelJson {
+  const meta = readModelJson(dir);
+  const written = writeArtefactFiles(dir, files);
+  const artefacts = { ...meta.artefacts };
+  for (const rel of written) artefacts[rel.split(sep).join('/')] = sha256File(join(dir, rel));
+  const next = modelJsonSchema.parse({ ...meta, artefacts });
+  writeJsonAtomic(join(dir, MODEL_JSON), next);
+  return next;
+}
+
+/** Record (or replace) the model's calibration in model.json (not an artefact hash, like operating points). */
+export function saveModelCalibration(dir: string, calibration: ModelCalibration): ModelJson {
+  const meta = readModelJson(dir);
+  const next = modelJsonSchema.parse({ ...meta, calibration });
+  writeJsonAtomic(join(dir, MODEL_JSON), next);
+  return next;
 }
 
 /** Read model.json (schema-checked) without verifying artefacts. */

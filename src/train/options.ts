@@ -24,8 +24,16 @@ export const trainOptionsSchema = z.object({
   /** Epochs of linear warm-up before the cosine decay. */
   warmupEpochs: z.number().min(0).default(1),
   dropout: z.number().min(0).lt(1).default(0),
-  /** Binary categorical: the class scored as positive (default: the second class in sorted order). */
+  /**
+   * Categorical: the class scored as positive. With two classes, default the one whose name is not
+   * "normal"-like (else the second in sorted order); with more classes, this class is trained
+   * against all the others together (one-vs-rest).
+   */
   positive: z.string().min(1).optional(),
+  /** Categorical: the column holding the labels (default: what the dataset recorded, else `label`). */
+  labelColumn: z.string().min(1).optional(),
+  /** Multi-label: the finding columns to train on (default: what the dataset recorded, else detected). */
+  findings: z.array(z.string().min(1)).min(1).optional(),
   classWeights: z.enum(['auto', 'none']).default('auto'),
   loss: z.enum(['ce', 'focal']).default('ce'),
   focalGamma: z.number().min(0).default(2),
@@ -54,13 +62,37 @@ export const trainOptionsSchema = z.object({
 export type TrainOptions = z.infer<typeof trainOptionsSchema>;
 export type TrainOptionsInput = z.input<typeof trainOptionsSchema>;
 
-export function parseTrainOptions(input: TrainOptionsInput): TrainOptions {
+/**
+ * Validate training options. A bad value is reported with the option's name as `name(key)` gives it
+ * (the CLI passes `--kebab-case` flags), the rule and the value given.
+ *
+ * @example parseTrainOptions({ epochs: -3 }) // throws "training option epochs must be at least 1, got -3"
+ */
+export function parseTrainOptions(input: TrainOptionsInput, name: (key: string) => string = (k) => `training option ${k}`): TrainOptions {
   const r = trainOptionsSchema.safeParse(input);
   if (!r.success) {
-    const i = r.error.issues[0];
-    throw new InputError('CLI_ARGS', `training option ${i?.path.join('.') || ''}: ${i?.message ?? 'invalid'}`);
+    const i = r.error.issues[0]!;
+    const key = String(i.path[0] ?? '');
+    const given = (input as Record<string, unknown>)[key];
+    throw new InputError('CLI_ARGS', `${name(key)} ${ruleText(i)}${given === undefined ? '' : `, got ${JSON.stringify(given)}`}`);
   }
   return r.data;
+}
+
+/** The rule a zod issue enforces, in words ("must be at least 1"). */
+function ruleText(i: z.core.$ZodIssue): string {
+  switch (i.code) {
+    case 'too_small':
+      return i.origin === 'array' ? 'must name at least one column' : `must be ${i.inclusive === false ? 'greater than' : 'at least'} ${String(i.minimum)}`;
+    case 'too_big':
+      return `must be ${i.inclusive === false ? 'less than' : 'at most'} ${String(i.maximum)}`;
+    case 'invalid_type':
+      return i.expected === 'int' ? 'must be a whole number' : `must be a ${i.expected}`;
+    case 'invalid_value':
+      return `must be one of ${i.values.map(String).join(', ')}`;
+    default:
+      return i.message;
+  }
 }
 
 /**

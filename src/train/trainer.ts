@@ -25,7 +25,7 @@ import { resultDefiningOptions, type TrainOptions } from './options.js';
 import { GradientPool } from './pool.js';
 import { classWeights, epochOrder, positiveWeights } from './sampling.js';
 import { chooseValidation, type SplitInfo } from './split.js';
-import { buildTargets } from './build-targets.js';
+import { buildTargets, selectTrainingLabels, validationWarnings } from './build-targets.js';
 import type { Targets } from './targets.js';
 import { validationScore, type ValidationScore } from './validate.js';
 
@@ -80,6 +80,8 @@ export interface TrainedModel {
   finished: boolean;
   resumed: boolean;
   validation: ValidationScore;
+  /** Validation images and the kept parameters' probabilities on them [rows, K] (calibration is fitted on these). */
+  validationSet: { rows: number[]; trainRows: number[]; probabilities: Float32Array; target: Float32Array; mask: Float32Array };
   imagesSha256: string;
   split: SplitInfo;
   lossWeights: number[];
@@ -131,7 +133,7 @@ export function intensityStats(pixels: Uint16Array, rows: ArrayLike<number>, px:
   return { mean, std: std > 1e-6 ? std : 1 };
 }
 
-function lossSpecOf(o: TrainOptions, t: Targets, trainRows: number[]): { loss: LossSpec; weight: Float32Array; lossWeights: number[] } {
+export function lossSpecOf(o: TrainOptions, t: Targets, trainRows: number[]): { loss: LossSpec; weight: Float32Array; lossWeights: number[] } {
   const k = t.classes.length;
   const n = t.classIndex.length;
   const weight = new Float32Array(n);
@@ -155,7 +157,7 @@ function lossSpecOf(o: TrainOptions, t: Targets, trainRows: number[]): { loss: L
   return { loss: { kind: 'bce_logits', posWeights: pw, ...focal, ...smoothing }, weight, lossWeights: pw };
 }
 
-function optimizerSpecOf(o: TrainOptions): OptimizerSpec {
+export function optimizerSpecOf(o: TrainOptions): OptimizerSpec {
   switch (o.optimizer) {
     case 'sgd': return { kind: 'sgd', momentum: 0.9, nesterov: true, weightDecay: o.weightDecay };
     case 'adam': return { kind: 'adam', weightDecay: o.weightDecay };
@@ -219,13 +221,17 @@ function better(s: { auroc: number | null; loss: number | null }, best: { auroc:
 export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext = {}): Promise<TrainedModel> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
+  // Which labels (label column / findings / one-vs-rest) is decided and told in build-targets.ts.
+  const labels = selectTrainingLabels(ds, o);
+  for (const n of labels.notes) ctx.onNotice?.(n);
   if (ctx.base) {
-    const missing = ds.manifest.classes.filter((c) => !ctx.base!.classes.includes(c));
+    const missing = labels.manifest.classes.filter((c) => !ctx.base!.classes.includes(c));
     if (missing.length) throw new InputError('TRAIN_CLASSES', `the data has class(es) ${missing.join(', ')} that the base model does not output (it has ${ctx.base.classes.join(', ')})`);
   }
-  const manifest = ctx.base ? { ...ds.manifest, classes: ctx.base.classes } : ds.manifest;
-  const targets = buildTargets(manifest, ds.meta.labelKind === 'none' ? ds.manifest.labelKind : ds.meta.labelKind, o);
-  const split = chooseValidation(ds.manifest.records, targets, o);
+  const manifest = ctx.base ? { ...labels.manifest, classes: ctx.base.classes } : labels.manifest;
+  const targets = buildTargets(manifest, labels.labelKind, { ...o, positive: labels.positive });
+  const split = chooseValidation(labels.manifest.records, targets, o);
+  for (const w of validationWarnings(targets, split)) ctx.onNotice?.(w);
   const { trainRows, valRows } = split;
   if (trainRows.length < 2) throw new InputError('TRAIN_DATA', `only ${trainRows.length} labelled training image(s); training needs at least 2`);
   if (valRows.length < 1) throw new InputError('TRAIN_DATA', 'no validation images; add a `val` split or more patients');
@@ -336,12 +342,14 @@ export async function trainModel(ds: Dataset, o: TrainOptions, ctx: TrainContext
         });
       }
     }
-    const validation = validationScore(await predictRows(graph, bestParams, activation, evalPipe, pixels, valRows, o.threads), valRows, targets);
+    const valProbs = await predictRows(graph, bestParams, activation, evalPipe, pixels, valRows, o.threads);
+    const validation = validationScore(valProbs, valRows, targets);
     return {
       graph, arch, channels: base?.channels ?? 1, baseModel: base?.description ?? null, params: bestParams,
       targets: { labelKind: targets.labelKind, classes: targets.classes, positiveIndex: targets.positiveIndex },
       preprocessing, history, bestEpoch, epochsRun: epoch, stoppedEarly: finished && epoch < o.epochs, finished, resumed,
-      validation, imagesSha256, split: split.info, lossWeights, configHash, wallSeconds: priorWall + (Date.now() - started) / 1000, startedAt,
+      validation, validationSet: { rows: valRows, trainRows, probabilities: valProbs, target: targets.target, mask: targets.mask },
+      imagesSha256, split: split.info, lossWeights, configHash, wallSeconds: priorWall + (Date.now() - started) / 1000, startedAt,
     };
   } finally {
     await pool.close();

@@ -12,8 +12,31 @@ test('cnn architecture: DESIGN.md blocks, shapes and PyTorch-like parameter name
   assert.deepEqual(g.buffers.slice(0, 2).map((b) => b.name), ['block0.bn.running_mean', 'block0.bn.running_var']);
   const p = initParameters(g, 1);
   const w = p.trainable[0]!.data;
-  const sd = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
-  assert.ok(Math.abs(sd - Math.sqrt(2 / 9)) < 0.15, `He init sd ${sd}`);
+  // He (Kaiming normal, fan-in): every conv weight ~ N(0, 2/fanIn). Pool all conv layers, each
+  // standardised by its analytic sd: ~98k values, so the variance of z is 1 within 4 standard
+  // errors (sqrt(2/N) ≈ 0.0045) — LeCun (1/fanIn, ratio 0.5) or Xavier (2/(fanIn+fanOut)) fail.
+  let n = 0, s1 = 0, s2 = 0, within1 = 0;
+  g.params.forEach((spec, i) => {
+    if (spec.kind !== 'conv_weight') return;
+    const sd = Math.sqrt(2 / spec.fanIn);
+    for (const v of p.trainable[i]!.data) { const z = v / sd; n++; s1 += z; s2 += z * z; if (Math.abs(z) < 1) within1++; }
+  });
+  const mean = s1 / n, variance = s2 / n - mean * mean;
+  assert.ok(n > 50000, `pooled ${n} conv weights`);
+  assert.ok(Math.abs(mean) < 4 / Math.sqrt(n), `He init mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 4 * Math.sqrt(2 / n), `He init variance ratio ${variance} (expected 1 ± ${(4 * Math.sqrt(2 / n)).toFixed(4)})`);
+  // Normal, not uniform with the same variance: P(|z| < 1) = 0.6827 (uniform: 0.577).
+  assert.ok(Math.abs(within1 / n - 0.6827) < 4 * Math.sqrt(0.6827 * 0.3173 / n), `P(|z|<1) = ${within1 / n}`);
+  // The first layer alone (144 values, fanIn 9): sample variance within 4 SE of 2/9.
+  const v0 = w.reduce((a, v) => a + v * v, 0) / w.length;
+  assert.ok(Math.abs(v0 / (2 / 9) - 1) < 4 * Math.sqrt(2 / w.length), `first conv variance ${v0} vs 2/9`);
+  // Linear layer: PyTorch's uniform ±1/√fanIn, variance 1/(3·fanIn).
+  const fc = g.params.findIndex((q) => q.kind === 'linear_weight');
+  const lw = p.trainable[fc]!.data;
+  const bound = 1 / Math.sqrt(g.params[fc]!.fanIn);
+  assert.ok(lw.every((v) => Math.abs(v) <= bound), 'linear weights within ±1/√fanIn');
+  const lv = lw.reduce((a, v) => a + v * v, 0) / lw.length;
+  assert.ok(Math.abs(lv * 3 * g.params[fc]!.fanIn - 1) < 4 * Math.sqrt(0.8 / lw.length), `linear weight variance ${lv}`);
   assert.deepEqual(Array.from(p.buffers[1]!.data), new Array(16).fill(1));
   assert.deepEqual(Array.from(initParameters(g, 1).trainable[0]!.data), Array.from(w), 'seeded');
   // tiny inputs stop pooling instead of failing

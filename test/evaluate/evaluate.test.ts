@@ -1,14 +1,17 @@
 /** End-to-end evaluation behaviour: degenerate inputs, design (tuning vs evaluation), rules, multi-label, recalibration files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluatePredictions, applyCalibration, evaluationResultsSchema, chooseThreshold, confusionAt, recalibrate } from '../../src/evaluate/index.js';
+import { evaluatePredictions, applyCalibration, evaluationResultsSchema, chooseThreshold, confusionAt } from '../../src/evaluate/index.js';
 import { renderReport } from '../../src/report/index.js';
 import type { CsvTable } from '../../src/util/csv.js';
 import { InputError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { bootstrapAuroc } from '../../src/evaluate/bootstrap.js';
 import { rankScores } from '../../src/evaluate/ranking.js';
-import { syntheticPredictions } from './helpers.js';
+import { python, syntheticPredictions } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+
+const hasSklearn = spawnSync('python3', ['-c', 'import sklearn, statsmodels'], { encoding: 'utf8' }).status === 0;
 
 function table(header: string[], rows: (string | number)[][]): CsvTable {
   return { header, rows: rows.map((r) => Object.fromEntries(header.map((h, i) => [h, String(r[i] ?? '')]))), lines: rows.map((_, i) => i + 2) };
@@ -141,7 +144,7 @@ test('Youden, target specificity and minimum-cost rules match brute force', () =
   assert.ok(Math.abs(cost(chosen) - Math.min(cost(all[0]!), 10 * prev)) < 1e-12, 'minimum expected cost reached');
 });
 
-test('multi-label: -1 and blank excluded per finding and counted; macro and micro averages', () => {
+test('multi-label: -1 and blank excluded per finding and counted; macro and micro averages', { skip: hasSklearn ? false : 'needs python3 with scikit-learn and statsmodels (test/requirements.txt)' }, () => {
   const rng = new Rng(9);
   const header = ['path', 'split', 'sex', 'effusion', 'nodule', 'score_effusion', 'score_nodule'];
   const rows: string[][] = [];
@@ -161,10 +164,19 @@ test('multi-label: -1 and blank excluded per finding and counted; macro and micr
   assert.equal(results.classes['nodule']!.n_excluded, 0);
   const a = results.averages!;
   assert.ok(Math.abs(a.macro_auroc! - (eff.auroc.estimate! + results.classes['nodule']!.auroc.estimate!) / 2) < 1e-12);
-  assert.ok(a.micro_auroc! > 0.5 && a.micro_auroc! < 1);
+  // Micro averages pool every (case, finding) pair: scikit-learn's roc_auc_score / average_precision_score
+  // with average='micro' over the label-indicator matrix, restricted to the usable cells of the test rows.
+  const usable = rows.filter((r) => r[1] === 'test');
+  const cells = usable.flatMap((r) => [[r[3]!, r[5]!], [r[4]!, r[6]!]]).filter(([y]) => y === '0' || y === '1');
+  const ref = python<{ auroc: number; ap: number }>(
+    'import json,sys\nfrom sklearn.metrics import roc_auc_score, average_precision_score\nd=json.load(sys.stdin)\nprint(json.dumps({"auroc": roc_auc_score(d["y"], d["s"]), "ap": average_precision_score(d["y"], d["s"])}))',
+    { y: cells.map(([y]) => Number(y)), s: cells.map(([, sc]) => Number(sc)) },
+  );
+  assert.ok(Math.abs(a.micro_auroc! - ref.auroc) < 1e-12, `micro AUROC ${a.micro_auroc} vs scikit-learn ${ref.auroc}`);
+  assert.ok(Math.abs(a.micro_auprc! - ref.ap) < 1e-12, `micro AUPRC ${a.micro_auprc} vs scikit-learn ${ref.ap}`);
 });
 
-test('calibration.json maps apply at deployment exactly as fitted', () => {
+test('calibration.json maps apply at deployment exactly as fitted', { skip: hasSklearn ? false : 'needs python3 with scikit-learn and statsmodels (test/requirements.txt)' }, () => {
   const t = syntheticPredictions({ n: 600, seed: 2 });
   const { calibration, results } = evaluatePredictions(t, { bootstrap: 0 });
   const entry = calibration.classes['pneumonia']!;
@@ -172,11 +184,33 @@ test('calibration.json maps apply at deployment exactly as fitted', () => {
   assert.deepEqual(entry.maps.map((m) => m.method).sort(), ['isotonic', 'platt', 'temperature']);
   const file = JSON.parse(JSON.stringify(calibration)) as unknown;
   const scores = [0.01, 0.2, 0.5, 0.77, 0.99];
-  for (const map of entry.maps) {
-    assert.deepEqual(applyCalibration(file, 'pneumonia', scores, map.method), scores.map((p) => recalibrate(map, p)));
-  }
   const iso = applyCalibration(file, 'pneumonia', scores, 'isotonic');
   for (let i = 1; i < iso.length; i++) assert.ok(iso[i]! >= iso[i - 1]!, 'isotonic map is monotone');
+  // Independent reference: fit each recalibration on the same tuning rows (val) with scikit-learn /
+  // statsmodels and apply it to the same scores; the saved file must reproduce those probabilities.
+  const tune = t.rows.filter((r) => r['split'] === 'val');
+  const ref = python<{ platt: number[]; temperature: number[]; isotonic: number[] }>(
+    String.raw`
+import json, sys
+import numpy as np
+import statsmodels.api as sm
+from sklearn.isotonic import IsotonicRegression
+d = json.load(sys.stdin)
+p = np.array(d["p"]); y = np.array(d["y"]); s = np.array(d["s"])
+lg = lambda q: np.log(q / (1 - q))
+sig = lambda z: 1 / (1 + np.exp(-z))
+platt = sm.GLM(y, sm.add_constant(lg(p)), family=sm.families.Binomial()).fit(tol=1e-14)
+a, b = platt.params
+temp = sm.GLM(y, lg(p)[:, None], family=sm.families.Binomial()).fit(tol=1e-14)
+iso = IsotonicRegression(out_of_bounds="clip").fit(p, y)
+print(json.dumps({"platt": list(sig(a + b * lg(s))), "temperature": list(sig(temp.params[0] * lg(s))), "isotonic": list(iso.predict(s))}))
+`,
+    { p: tune.map((r) => Number(r['score_pneumonia'])), y: tune.map((r) => (r['label'] === 'pneumonia' ? 1 : 0)), s: scores },
+  );
+  for (const method of ['platt', 'temperature', 'isotonic'] as const) {
+    const got = applyCalibration(file, 'pneumonia', scores, method);
+    got.forEach((v, i) => assert.ok(Math.abs(v - ref[method][i]!) < 1e-7, `${method}(${scores[i]}): ${v} vs reference ${ref[method][i]}`));
+  }
   assert.ok(results.classes['pneumonia']!.recalibration['platt']!.brier !== null);
   assert.throws(() => applyCalibration({ format: 'nope' }, 'pneumonia', [0.5]), InputError);
   assert.throws(() => applyCalibration(file, 'effusion', [0.5]), /no class "effusion"/);
@@ -202,4 +236,17 @@ test('bootstrap is reproducible from its seed and sites get leave-one-site-out a
   assert.equal(s.leave_one_site_out.length, 3);
   assert.equal(s.transport.sensitivity.length, 3);
   for (const e of s.leave_one_site_out) assert.ok(e.threshold !== null && e.sensitivity.estimate !== null);
+});
+
+test('rows the out-of-distribution gate rejected are counted as such, not as missing scores', () => {
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const rejected = i % 10 === 9 ? 1 : 0;
+    const score = rejected ? '' : i % 7 === 3 ? '' : ((i * 37) % 100 / 100).toFixed(2);
+    return [`a${i}.png`, i % 2 ? 'pneumonia' : 'normal', i < 16 ? 'val' : 'test', score, rejected];
+  });
+  const { results } = evaluatePredictions(table(['path', 'label', 'split', 'score_pneumonia', 'rejected'], rows), { positive: 'pneumonia', bootstrap: 20 });
+  const reasons = results.classes['pneumonia']!.excluded_reasons;
+  // Test rows 16–39: gate rejections at 19, 29, 39; blank scores without a rejection at 17, 24, 31, 38.
+  assert.equal(reasons['rejected by the out-of-distribution gate'], 3);
+  assert.equal(reasons['missing or non-numeric score'], 4);
 });

@@ -12,6 +12,9 @@ import { mapToOriginal, npyBytes } from '../../src/explain/output.js';
 import { saliencySection } from '../../src/explain/report.js';
 import { robustnessSection } from '../../src/robustness/report.js';
 import { toyData, trainToy, writeToyDataset, writeToyModel } from '../robustness/toy.js';
+import { evaluationImages, overlayIds } from '../../src/explain/run.js';
+import { isDegenerateMap, localisationSummary } from '../../src/explain/metrics.js';
+import type { Dataset } from '../../src/data/dataset.js';
 
 let dir: string;
 before(async () => {
@@ -59,7 +62,10 @@ test('radml explain writes overlays, .npy maps, saliency.csv and explain.json wi
   const summary = JSON.parse(readFileSync(join(out, 'explain.json'), 'utf8'));
   assert.ok(summary.localisation.gradcam.pointingHitRate > summary.localisation.gradcam.chanceHitRate);
   assert.ok('gradcam' in summary.sanity && 'ig' in summary.sanity);
-  assert.ok(readFileSync(join(out, 'saliency.csv'), 'utf8').startsWith('id,path,class,probability,mask_area,gradcam_pointing_hit'));
+  assert.ok(readFileSync(join(out, 'saliency.csv'), 'utf8').startsWith('id,study_id,split,path,class,probability,mask_area,gradcam_pointing_hit'));
+  // No split column in this dataset: every row was used, and the summary says so.
+  assert.equal(summary.split, 'all rows');
+  assert.ok(o.lines.some((l) => /note: toy has no split column/.test(l)), o.lines.join('\n'));
   assert.ok(o.lines.some((l) => l.includes('pointing game')));
   // The report section renders from explain.json (ctx.extras.saliency).
   const html = saliencySection.render({ results: {} as never, extras: { saliency: summary } })!;
@@ -82,4 +88,68 @@ test('radml stress runs corruptions, the OOD gate (saved next to the model) and 
   assert.match(robustnessSection.render({ results: {} as never, extras: { robustness: r } })!, /Out-of-distribution gate/);
   // Bad flags are typed errors.
   await assert.rejects(stressCmd.run(parseCommandArgs(stressCmd, ['--model', join(dir, 'model'), '--data', join(dir, 'ds'), '--out', out, '--tests', 'magic']), io()), /unknown test "magic"/);
+});
+
+test('explain and stress use the held-out split by default and say so; overlays are named by the row they show', async () => {
+  const ds = join(dir, 'ds-split');
+  writeToyDataset(ds, toyData(120, 13), (i) => (i % 3 === 0 ? 'test' : i % 3 === 1 ? 'val' : 'train'));
+  const out = join(dir, 'explain-split');
+  const o = io();
+  const args = parseCommandArgs(explainCmd, ['--model', join(dir, 'model'), '--data', ds, '--out', out, '--methods', 'occlusion', '--max-images', '10', '--sanity-images', '0']);
+  assert.equal(await explainCmd.run(args, o), 0, o.lines.join('\n'));
+  const summary = JSON.parse(readFileSync(join(out, 'explain.json'), 'utf8'));
+  assert.equal(summary.split, 'test');
+  assert.ok(o.lines.some((l) => /explained 10 images of split test/.test(l)));
+  const csv = readFileSync(join(out, 'saliency.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(csv.length, 10);
+  for (const [id, , split, path] of csv) {
+    assert.equal(split, 'test');
+    // Row n of the manifest (1-based) is image img<n-1>.png of the toy set: the file name and the image agree.
+    const n = Number(/^row(\d+)$/.exec(id!)![1]);
+    assert.equal(path, `img${n - 1}.png`);
+    assert.ok(existsSync(join(out, 'overlays', `${id}_occlusion.png`)));
+  }
+  const so = io();
+  const sargs = parseCommandArgs(stressCmd, ['--model', join(dir, 'model'), '--data', ds, '--out', join(dir, 'stress-split'), '--tests', 'corruptions', '--corruptions', 'blur', '--max-images', '200']);
+  assert.equal(await stressCmd.run(sargs, so), 0, so.lines.join('\n'));
+  const stress = JSON.parse(readFileSync(join(dir, 'stress-split', 'stress.json'), 'utf8'));
+  assert.equal(stress.stress.split, 'test');
+  assert.equal(stress.stress.images, 40, 'every third of 120 images is a test image');
+  assert.ok(so.lines.some((l) => /stress test on 40 images of split test/.test(l)));
+  // --split all and a split that is not there.
+  const all = io();
+  assert.equal(await stressCmd.run(parseCommandArgs(stressCmd, ['--model', join(dir, 'model'), '--data', ds, '--out', join(dir, 'stress-all'), '--tests', 'corruptions', '--corruptions', 'blur', '--split', 'all', '--max-images', '200']), all), 0);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'stress-all', 'stress.json'), 'utf8')).stress.images, 120);
+  const bad = io();
+  assert.notEqual(await stressCmd.run(parseCommandArgs(stressCmd, ['--model', join(dir, 'model'), '--data', ds, '--out', join(dir, 'stress-bad'), '--tests', 'corruptions', '--split', 'holdout']), bad).catch((e: Error) => { bad.lines.push(e.message); return 2; }), 0);
+  assert.ok(bad.lines.some((l) => /--split "holdout" matches no row .*splits present: test, train, val/.test(l)), bad.lines.join('\n'));
+});
+
+test('split choice, overlay ids and flat maps', () => {
+  const recs = [{ index: 0, split: 'train' }, { index: 1, split: 'val' }, { index: 2, split: 'val' }];
+  assert.deepEqual(evaluationImages(recs), { indices: [1, 2], split: 'val', note: null });
+  assert.deepEqual(evaluationImages([{ index: 0 }, { index: 1 }]).indices, [0, 1]);
+  assert.match(evaluationImages([{ index: 0, split: 'train' }]).note!, /only train rows/);
+  const manifest = { records: [
+    { index: 0, studyId: 'ST00001' }, { index: 85, studyId: 'ST00086' }, { index: 86, studyId: 'ST00087' },
+    { index: 3, studyId: 'a/b c' }, { index: 4, studyId: 'DUP' }, { index: 5, studyId: 'DUP' }, { index: 6 },
+  ] } as unknown as Dataset['manifest'];
+  const ids = overlayIds({ manifest });
+  assert.equal(ids[86], 'ST00087', 'the overlay of row index 86 is named by its own study id');
+  assert.equal(ids[85], 'ST00086');
+  assert.equal(ids[3], 'a_b_c');
+  assert.deepEqual([ids[4], ids[5]], ['DUP_row00005', 'DUP_row00006']);
+  assert.equal(ids[6], 'row00007');
+  // A flat map (all zero) is counted apart; the real one is scored.
+  const mask = new Uint8Array(16); mask[5] = 1;
+  const good = new Float32Array(16); good[5] = 2;
+  assert.equal(isDegenerateMap(new Float32Array(16)), true);
+  assert.equal(isDegenerateMap(good), false);
+  assert.equal(isDegenerateMap(Float32Array.from([1, NaN])), true);
+  const maps = new Float32Array(32); maps.set(good, 16);
+  const masks = new Uint8Array(32); masks.set(mask, 0); masks.set(mask, 16);
+  const sum = localisationSummary(maps, masks, 4, 4);
+  assert.equal(sum.images, 1);
+  assert.equal(sum.degenerate, 1);
+  assert.equal(sum.pointingHitRate, 1);
 });

@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { GradientModel } from '../../src/explain/model.js';
 import { gradCam, inputGradient, integratedGradients, sumChannels } from '../../src/explain/saliency.js';
@@ -52,6 +52,12 @@ test('randomisation sanity test: maps of the trained model differ from those of 
   const ig = await randomisationTest(graph, params, x, d.n, classes, async (m, xx, n, c) => (await integratedGradients(m, xx, n, c, { steps: 8 })).maps, { cascade: false });
   t.diagnostic(`Spearman trained vs randomised: Grad-CAM ${r.fullyRandomisedSpearman.toFixed(3)}, gradient ${grads.fullyRandomisedSpearman.toFixed(3)}, IG ${ig.fullyRandomisedSpearman.toFixed(3)}`);
   assert.ok(grads.passed, `gradient: ${grads.fullyRandomisedSpearman}`);
+  // Integrated gradients multiply the gradient by (x − baseline), so part of the map is the image
+  // itself and survives randomisation (Adebayo et al. 2018, Fig. 2: input × gradient stays correlated):
+  // IG must keep more rank correlation than the plain gradient, yet still change with the weights.
+  assert.ok(ig.fullyRandomisedSpearman > grads.fullyRandomisedSpearman + 0.1, `IG ${ig.fullyRandomisedSpearman} vs gradient ${grads.fullyRandomisedSpearman}`);
+  assert.ok(ig.fullyRandomisedSpearman < 0.9, `IG maps must still depend on the weights: ${ig.fullyRandomisedSpearman}`);
+  assert.equal(ig.passed, ig.fullyRandomisedSpearman < ig.threshold);
   assert.ok(r.passed, `fully randomised Spearman ${r.fullyRandomisedSpearman}`);
   assert.ok(r.fullyRandomisedSpearman < 0.4);
   // Control: "randomising" nothing (same parameters) must give ρ = 1, so the test can tell the two apart.

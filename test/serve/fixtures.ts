@@ -56,8 +56,15 @@ export function roleTokens(): { tokens: Record<Role, string>; records: TokenReco
 
 export interface OrthancHandle {
   url: string;
+  /** The DICOM (DIMSE) port; it only accepts the modality given in `startOrthanc`'s `dicom` option. */
+  dicomPort: number;
+  aet: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** Kill it at once (SIGKILL): a PACS that crashes, with no graceful shutdown to let work finish. */
+  kill(): Promise<void>;
+  /** Start it again after stop(): same port, same storage (a PACS outage ending). */
+  restart(): Promise<void>;
   upload(bytes: Uint8Array): Promise<void>;
   /** Instances of a study via Orthanc's REST API: [{ modality, sopClassUid, orthancId }]. */
   studyInstances(studyUid: string): Promise<{ modality: string; sopClassUid: string; id: string; sopUid: string }[]>;
@@ -66,44 +73,76 @@ export interface OrthancHandle {
 
 export const orthancSkip = !ORTHANC_BIN || !DICOMWEB_PLUGIN ? 'needs Debian orthanc + orthanc-dicomweb' : false;
 
-/** Start a private Orthanc (loopback only: remote access off, DICOM port off) in `dir`. */
-export async function startOrthanc(dir: string): Promise<OrthancHandle> {
+export interface OrthancOptions {
+  /** Enable Orthanc's C-STORE receiver, accepting only this modality (AE title) from 127.0.0.1.
+   *  Orthanc 1.10 cannot bind its DICOM port to loopback, so the host check is what keeps it private. */
+  dicom?: { modalityAet: string };
+  /** Orthanc's StableAge (seconds without a new instance before StableStudy). */
+  stableAge?: number;
+}
+
+/** Start a private Orthanc (loopback only: remote access off, DICOM port off unless asked) in `dir`. */
+export async function startOrthanc(dir: string, opts: OrthancOptions = {}): Promise<OrthancHandle> {
   const port = await freePort();
+  const dicomPort = await freePort();
+  const aet = 'RADMLTEST';
   mkdirSync(join(dir, 'db'), { recursive: true });
   const cfg = {
-    Name: 'radml-test', HttpPort: port, DicomServerEnabled: false, DicomPort: await freePort(), RemoteAccessAllowed: false,
+    Name: 'radml-test', HttpPort: port, DicomServerEnabled: Boolean(opts.dicom), DicomPort: dicomPort, DicomAet: aet, RemoteAccessAllowed: false,
     AuthenticationEnabled: false, StorageDirectory: join(dir, 'db'), IndexDirectory: join(dir, 'db'),
-    Plugins: [DICOMWEB_PLUGIN], DicomWeb: { Enable: true, Root: '/dicom-web/' }, StableAge: 1, OverwriteInstances: true,
+    Plugins: [DICOMWEB_PLUGIN], DicomWeb: { Enable: true, Root: '/dicom-web/' }, StableAge: opts.stableAge ?? 1, OverwriteInstances: true,
     HttpThreadsCount: 8, ConcurrentJobs: 1,
+    ...(opts.dicom ? {
+      DicomAlwaysAllowStore: false, DicomAlwaysAllowEcho: false, DicomCheckModalityHost: true, DicomCheckCalledAet: true,
+      DicomModalities: { modality: [opts.dicom.modalityAet, '127.0.0.1', 104] },
+    } : {}),
   };
   writeFileSync(join(dir, 'orthanc.json'), JSON.stringify(cfg));
-  const proc = spawn(ORTHANC_BIN!, [join(dir, 'orthanc.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const url = `http://127.0.0.1:${port}`;
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      const r = await fetch(url + '/system');
-      if (r.ok) break;
-    } catch {
-      // not up yet
+  const launch = async (): Promise<ChildProcess> => {
+    const proc = spawn(ORTHANC_BIN!, [join(dir, 'orthanc.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+    const t0 = Date.now();
+    for (;;) {
+      try {
+        const r = await fetch(url + '/system');
+        if (r.ok) return proc;
+      } catch {
+        // not up yet
+      }
+      if (proc.exitCode !== null || Date.now() - t0 > 15_000) {
+        proc.kill('SIGKILL');
+        throw new Error(`Orthanc did not start: ${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (proc.exitCode !== null || Date.now() - t0 > 15_000) {
-      proc.kill('SIGKILL');
-      throw new Error(`Orthanc did not start: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  };
   const handle: OrthancHandle = {
     url,
-    proc,
+    dicomPort,
+    aet,
+    proc: await launch(),
     async stop() {
-      if (proc.exitCode !== null) return;
+      const proc = handle.proc;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
-      if (proc.exitCode === null) proc.kill('SIGKILL');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    },
+    async kill() {
+      const proc = handle.proc;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      handle.proc = await launch();
     },
     async upload(bytes) {
       const r = await fetch(url + '/instances', { method: 'POST', body: Buffer.from(bytes) });

@@ -120,22 +120,55 @@ test('Orthanc bridge: new studies are scored by champion and challenger; SR + SC
     assert.equal(p1.decisions.pneumonia, p1.scores.pneumonia! >= 0.5);
     assert.equal(p1.columns.view, 'PA');
 
-    // MR and extremity: not scored, reason recorded, nothing stored back.
+    // MR and extremity: not scored, reason recorded per model version; the champion sends back a
+    // short "not analysed" SR so a reader can tell refused from pending (no SC).
     const mr = headers['mr_small.dcm']!;
     const mrSkips = await svc.store.listSkipped({ studyUid: mr.studyInstanceUid });
-    assert.equal(mrSkips.length, 1);
+    assert.deepEqual(mrSkips.map((s) => s.modelVersion).sort(), [1, 2]);
     assert.match(mrSkips[0]!.reason, /modality MR is not one of CR, DX/);
     assert.equal((await svc.store.listPredictions({ studyUid: mr.studyInstanceUid })).length, 0);
-    assert.ok(!(await orthanc.studyInstances(mr.studyInstanceUid)).some((i) => i.modality === 'SR'));
+    const mrInst = await waitFor('the not-analysed SR', async () => {
+      const l = await orthanc.studyInstances(mr.studyInstanceUid);
+      return l.some((i) => i.modality === 'SR') ? l : undefined;
+    });
+    assert.deepEqual(mrInst.map((i) => i.modality).sort(), ['MR', 'SR'], 'one SR, no Secondary Capture');
+    const naFile = join(dir, 'na.dcm');
+    writeFileSync(naFile, await orthanc.instanceFile(mrInst.find((i) => i.modality === 'SR')!.id));
+    const na = execFileSync('dsrdump', ['+Pn', '+Pl', naFile], { encoding: 'utf8' });
+    assert.match(na, /not analysed: modality MR is not one of CR, DX/);
+    assert.match(na, /Algorithm Version.*"1"/);
+    assert.ok(execFileSync('dcmdump', ['+P', '0020,000d', naFile], { encoding: 'utf8' }).includes(mr.studyInstanceUid), 'in the MR study');
     const ext = headers['extremity_cr_fuji_j2k_lossless.dcm']!;
     assert.match((await svc.store.listSkipped({ studyUid: ext.studyInstanceUid }))[0]!.reason, /body part EXTREMITY/);
     r = await api('GET', `/v1/studies/${mr.studyInstanceUid}/predictions`, 'radiologist');
     assert.match(r.body.skipped[0].reason, /modality MR/);
 
-    // The same study seen again is not processed again (idempotent per model version).
+    // The same study queued again is not processed again (idempotent per model version): the answer
+    // says so (200 with the existing jobs), not a 202 that does nothing.
+    await waitFor('the queue to settle', async () => ((await svc!.store.jobCounts()).queued + (await svc!.store.jobCounts()).leased === 0 ? true : undefined));
     r = await api('POST', '/v1/jobs', 'service', { studyInstanceUid: siim.studyInstanceUid });
-    assert.equal(r.status, 202);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.jobs.map((j: { outcome: string }) => j.outcome), ['done', 'done']);
+    assert.match(r.body.message, /already done/);
     assert.equal((await svc.store.jobCounts()).queued, 0);
+    assert.equal((await orthanc.studyInstances(siim.studyInstanceUid)).filter((i) => i.modality === 'SR').length, 1, 'still one SR after the study was seen again');
+
+    // Only champion and challenger versions serve: a retired or never-activated version is refused.
+    const png = readFileSync(join(SHARED_DICOM, 'chest_cr_siim.dcm'));
+    r = await api('POST', '/v1/predict?model=cxr&version=2', 'radiologist', png, 'application/dicom');
+    assert.equal(r.status, 200, 'the challenger may be asked for by version');
+    assert.equal((await api('POST', '/v1/models/cxr/2/status', 'admin', { status: 'retired' })).status, 200);
+    r = await api('POST', '/v1/predict?model=cxr&version=2', 'radiologist', png, 'application/dicom');
+    assert.equal(r.status, 409);
+    assert.equal(r.body.code, 'MODEL_NOT_ACTIVE');
+    assert.match(r.body.error, /retired/);
+    const m3 = makeModelFolder(join(dir, 'm3'), 3);
+    assert.equal((await api('POST', '/v1/models?name=cxr', 'admin', folderTar(m3), 'application/x-tar')).status, 201);
+    r = await api('POST', '/v1/predict?model=cxr&version=3', 'radiologist', png, 'application/dicom');
+    assert.equal(r.status, 409);
+    assert.match(r.body.error, /not activated/);
+    assert.equal((await api('POST', '/v1/predict?version=1', 'radiologist', png, 'application/dicom')).status, 400, 'a version without its model name is refused, not ignored');
+    assert.equal((await api('POST', '/v1/predict?model=cxr&version=1', 'radiologist', png, 'application/dicom')).status, 200);
 
     // Feedback and the predictions export for evaluate.
     r = await api('POST', `/v1/studies/${siim.studyInstanceUid}/feedback`, 'radiologist', { finding: 'pneumonia', verdict: 'confirm' });

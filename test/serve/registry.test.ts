@@ -26,6 +26,15 @@ test('tar reader refuses paths that leave the folder and links', () => {
   evil.set(Buffer.from(sum.toString(8).padStart(6, '0') + '\0 '), 148);
   assert.throws(() => readTar(evil), /leaves the folder/);
   assert.throws(() => readTar(new Uint8Array(1024).fill(7)), /checksum|octal/);
+  // A symbolic link entry (type 2) pointing outside: refused, not followed or written.
+  const link = new Uint8Array(ok);
+  link.set(Buffer.from('m/evil\0\0\0\0\0\0\0\0\0\0'), 0);
+  link[156] = 0x32;
+  link.set(Buffer.from('/etc/passwd\0'), 157);
+  let lsum = 0;
+  for (let i = 0; i < 512; i++) lsum += i >= 148 && i < 156 ? 32 : link[i]!;
+  link.set(Buffer.from(lsum.toString(8).padStart(6, '0') + '\0 '), 148);
+  assert.throws(() => readTar(link), /link or special file \(type 2\)/);
 });
 
 test('registry: multipart upload, tampered artefact refused, model card, champion/challenger exclusivity', async () => {
@@ -55,12 +64,36 @@ test('registry: multipart upload, tampered artefact refused, model card, champio
     res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': 'application/x-tar' }, payload: Buffer.from(tar) });
     assert.equal(res.statusCode, 422);
     assert.match(res.json().error, /model\.onnx: SHA-256 .* does not match/);
+    assert.ok(!res.body.includes(dir) && !res.body.includes(tmpdir()), `no server path in the 422 body: ${res.body}`);
     assert.equal((await svc.store.listModelVersions()).length, 1);
+
+    // A name clash (file "a" and folder "a/") and a malformed filename* are 400s, not 500s.
+    const clash = writeTar([{ path: 'model.json', data: new Uint8Array([1]) }, { path: 'a', data: new Uint8Array([1]) }, { path: 'a/b', data: new Uint8Array([2]) }]);
+    res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': 'application/x-tar' }, payload: Buffer.from(clash) });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(res.json().code, 'UPLOAD_NAME_CLASH');
+    const boundary = 'b0undary';
+    const badForm = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename*=UTF-8''%E0%A4%A\r\n\r\nx\r\n--${boundary}--\r\n`);
+    res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: badForm });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.json().error, /malformed percent-encoding/);
+    res = await svc.app.inject({ method: 'POST', url: '/v1/models?name=cxr', headers: { ...auth, 'content-type': 'application/x-tar', 'content-length': String(2 ** 40) }, payload: Buffer.from(clash) });
+    assert.equal(res.statusCode, 413, 'declared size over limits.modelBytes');
+
+    // Concurrent uploads of different models get different version numbers (reserved without a race).
+    const tars = [11, 12, 13, 14].map((seed) => {
+      const f = makeModelFolder(join(dir, `c${seed}`), seed);
+      return Buffer.from(writeTar(readdirSync(f).map((x) => ({ path: x, data: new Uint8Array(readFileSync(join(f, x))) }))));
+    });
+    const ups = await Promise.all(tars.map((payload) => svc.app.inject({ method: 'POST', url: '/v1/models?name=race', headers: { ...auth, 'content-type': 'application/x-tar' }, payload })));
+    assert.deepEqual(ups.map((u) => u.statusCode), [201, 201, 201, 201], ups.map((u) => u.body).join('\n'));
+    assert.deepEqual(ups.map((u) => u.json().model.version).sort(), [1, 2, 3, 4]);
+    assert.deepEqual(readdirSync(join(dir, 'models', 'race')).sort(), ['v1', 'v2', 'v3', 'v4']);
 
     const { model: v2 } = await svc.registry.registerFolder('cxr', makeModelFolder(join(dir, 'm3'), 3), 'test');
     await svc.registry.setStatus('cxr', 1, 'champion');
     await svc.registry.setStatus('cxr', v2.version, 'champion');
-    const statuses = (await svc.store.listModelVersions()).map((m) => [m.version, m.status]);
+    const statuses = (await svc.store.listModelVersions()).filter((m) => m.name === 'cxr').map((m) => [m.version, m.status]);
     assert.deepEqual(statuses, [[1, 'registered'], [2, 'champion']], 'one champion per model name');
     await svc.registry.setStatus('cxr', 1, 'challenger');
     assert.deepEqual((await svc.registry.active()).map((m) => m.status).sort(), ['challenger', 'champion']);

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { Worker, type WorkerEvent } from '../../src/serve/worker.js';
-import { OrthancClient, PacsError } from '../../src/serve/orthanc.js';
-import { PermanentJobError } from '../../src/serve/processor.js';
+import { OrthancClient, PacsError, PacsUnavailableError } from '../../src/serve/orthanc.js';
+import { PermanentJobError, StudyNotArrivedError } from '../../src/serve/processor.js';
+import { PacsCircuit } from '../../src/serve/circuit.js';
 import type { Job } from '../../src/store/schema.js';
 import { freePort } from './fixtures.js';
 
@@ -84,5 +85,86 @@ test('graceful stop releases a lease whose job does not finish within the grace 
 test('an unreachable PACS is a retryable error that never echoes study UIDs', async () => {
   const port = await freePort();
   const c = new OrthancClient({ url: `http://127.0.0.1:${port}`, dicomWebRoot: '/dicom-web', timeoutMs: 2000 });
-  await assert.rejects(c.studyInstances('1.2.840.99999.1.2.3'), (e: unknown) => e instanceof PacsError && e.retryable && !e.message.includes('1.2.840.99999'));
+  await assert.rejects(c.studyInstances('1.2.840.99999.1.2.3'), (e: unknown) => e instanceof PacsUnavailableError && e.retryable && !e.message.includes('1.2.840.99999'));
+});
+
+test('PACS outage: the circuit opens, nothing is leased and no attempt is spent while it is down; a PACS error while the PACS is healthy is charged', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-worker-'));
+  const store = SqliteStore.open(join(dir, 'w.db'));
+  try {
+    let down = false;
+    const probes: number[] = [];
+    const circuit = new PacsCircuit(async () => {
+      probes.push(Date.now());
+      if (down) throw new PacsUnavailableError('PACS unreachable (connect ECONNREFUSED)');
+    }, { probeMinMs: 20, probeMaxMs: 80 });
+    const calls: string[] = [];
+    const w = new Worker(store, async (job: Job) => {
+      calls.push(job.studyUid);
+      if (down) throw new PacsUnavailableError('PACS unreachable (fetch failed)');
+      if (job.studyUid === 'broken') throw new PacsUnavailableError('PACS answered 500 to GET studies…', 500);
+      return { result: null, predictions: [], skipped: [] };
+    }, { ...opts, concurrency: 2, maxBackoffMs: 20, baseBackoffMs: 10 }, () => {}, circuit);
+    const N = 10;
+    for (let i = 0; i < N; i++) await store.enqueueJob({ kind: 'study', studyUid: `s${i}`, modelName: 'm', modelVersion: 1, maxAttempts: 2 });
+    await store.enqueueJob({ kind: 'study', studyUid: 'broken', modelName: 'm', modelVersion: 1, maxAttempts: 2 });
+    down = true;
+    w.start();
+    await until(async () => circuit.isOpen);
+    const callsAtOpen = calls.length;
+    assert.ok(callsAtOpen <= 2, `at most one job per loop hit the dead PACS (${callsAtOpen})`);
+    await new Promise((r) => setTimeout(r, 600)); // far longer than the retry budget (2 attempts × 10 ms)
+    assert.equal(calls.length, callsAtOpen, 'no job leased while the circuit is open');
+    assert.ok(probes.length >= 4, `probed while down (${probes.length})`);
+    const gaps = probes.slice(2).map((p, i) => p - probes[i + 1]!);
+    assert.ok(gaps.every((g) => g >= 15) && gaps.at(-1)! >= 70, `probes back off up to probeMaxMs: ${gaps.join(', ')}`);
+    const held = await store.listJobs();
+    assert.ok(held.every((j) => j.attempts === 0 && j.state === 'queued'), 'held jobs keep all their attempts');
+    down = false;
+    await until(async () => {
+      const c = await store.jobCounts();
+      return c.done === N && c.failed === 1;
+    });
+    await w.stop();
+    assert.equal(circuit.isOpen, false);
+    const jobs = await store.listJobs();
+    assert.ok(jobs.filter((j) => j.state === 'done').every((j) => j.attempts === 1), 'each study ran once to completion');
+    const broken = jobs.find((j) => j.studyUid === 'broken')!;
+    assert.equal(broken.state, 'failed', 'a 500 for one study while the PACS answers probes spends attempts');
+    assert.equal(broken.attempts, 2);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a job queued before its study arrives waits without spending attempts, then gives up after studyWaitMaxMs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-worker-'));
+  const store = SqliteStore.open(join(dir, 'w.db'));
+  try {
+    let arrived = false;
+    const seen: number[] = [];
+    const w = new Worker(store, async (job: Job) => {
+      seen.push(Date.now());
+      if (job.studyUid === 'never' || !arrived) throw new StudyNotArrivedError('STUDY_NOT_FOUND', 'study st-x is not in the PACS (yet)');
+      return { result: null, predictions: [], skipped: [] };
+    }, { ...opts, concurrency: 1, studyRetryMs: 30, studyWaitMaxMs: 400 });
+    await store.enqueueJob({ kind: 'study', studyUid: 'late', modelName: 'm', modelVersion: 1, maxAttempts: 1 });
+    w.start();
+    await until(async () => seen.length >= 3);
+    const late = (await store.listJobs())[0]!;
+    assert.equal(late.state, 'queued');
+    assert.equal(late.attempts, 0, 'waiting does not use the single attempt');
+    arrived = true;
+    await until(async () => (await store.jobCounts()).done === 1);
+    await store.enqueueJob({ kind: 'study', studyUid: 'never', modelName: 'm', modelVersion: 1, maxAttempts: 5 });
+    await until(async () => (await store.jobCounts()).failed === 1, 5000);
+    await w.stop();
+    const never = (await store.listJobs({ state: 'failed' }))[0]!;
+    assert.match(never.lastError!, /not in the PACS.*gave up waiting/);
+    assert.ok(never.updatedAt - never.queuedAt >= 400);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

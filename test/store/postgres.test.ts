@@ -1,80 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PostgresStore, QueueFullError, verifyAuditChain } from '../../src/store/index.js';
-import { WirePool } from './pg-wire.js';
-import { freePort } from '../serve/fixtures.js';
-
-function pgBin(name: string): string | undefined {
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse() : [];
-  return [...versions.map((v) => `/usr/lib/postgresql/${v}/bin/${name}`), `/usr/local/bin/${name}`, `/usr/bin/${name}`].find((p) => existsSync(p));
-}
-const INITDB = pgBin('initdb');
-const POSTGRES = pgBin('postgres');
-const root = process.getuid?.() === 0;
-const pgUser = root ? spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }) : undefined;
-const skip = !INITDB || !POSTGRES ? 'needs PostgreSQL server binaries (Debian postgresql)' : root && pgUser?.status !== 0 ? 'running as root needs the postgres system user' : false;
-
-/** Run as the postgres user when we are root (PostgreSQL refuses to run as root). */
-function asPg(cmd: string, args: string[]): [string, string[]] {
-  return root ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-}
-
-async function startPostgres(dir: string): Promise<{ port: number; proc: ChildProcess; stop: () => Promise<void> }> {
-  mkdirSync(join(dir, 'sock'), { recursive: true });
-  if (root) {
-    const uid = Number(pgUser!.stdout.trim());
-    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, uid, gid);
-    chownSync(join(dir, 'sock'), uid, gid);
-  }
-  const [c1, a1] = asPg(INITDB!, ['-D', join(dir, 'data'), '-U', 'radml', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-  const init = spawnSync(c1, a1, { encoding: 'utf8' });
-  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  const port = await freePort();
-  const [c2, a2] = asPg(POSTGRES!, ['-D', join(dir, 'data'), '-p', String(port), '-k', join(dir, 'sock'), '-h', '127.0.0.1', '-F', '-c', 'max_connections=20']);
-  const proc = spawn(c2, a2, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-3000); });
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      const p = new WirePool({ host: '127.0.0.1', port, user: 'radml', database: 'postgres' });
-      await p.query('SELECT 1');
-      await p.end();
-      break;
-    } catch {
-      if (proc.exitCode !== null || Date.now() - t0 > 20_000) throw new Error(`postgres did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    port, proc,
-    stop: async () => {
-      // Signal the postmaster itself (runuser does not pass signals on): SIGINT = fast shutdown.
-      const pidFile = join(dir, 'data', 'postmaster.pid');
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
-      const exited = new Promise((r) => proc.once('exit', r));
-      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
-      else proc.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
-      if (proc.exitCode === null && Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL');
-    },
-  };
-}
+import pg from 'pg';
+import { PostgresStore, QueueFullError, verifyAuditChain, type PgQueryable } from '../../src/store/index.js';
+import { pgSkip as skip, startPostgres } from './pg-fixture.js';
 
 test('PostgresStore: SKIP LOCKED hands each job to one of several concurrent workers; idempotency, back-pressure, audit chain', { skip, timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'radml-pg-'));
-  const pg = await startPostgres(dir);
-  const pools: WirePool[] = [];
+  const server = await startPostgres(dir);
+  const pools: pg.Pool[] = [];
   try {
     const mk = () => {
-      const p = new WirePool({ host: '127.0.0.1', port: pg.port, user: 'radml', database: 'postgres' });
+      const p = new pg.Pool({ connectionString: server.url, max: 4 });
+      p.on('error', () => {}); // idle clients see the server stop at the end
       pools.push(p);
-      return new PostgresStore(p);
+      return new PostgresStore(p as unknown as PgQueryable);
     };
     const store = mk();
     await store.migrate();
@@ -122,9 +64,35 @@ test('PostgresStore: SKIP LOCKED hands each job to one of several concurrent wor
     await store.setModelStatus('m', 2, 'champion');
     assert.deepEqual((await store.listModelVersions()).map((m) => m.status), ['registered', 'champion']);
     assert.equal(await store.nextModelVersion('m'), 3);
+
+    // Same reopen / postpone / requeue contract as SQLite.
+    const k = { kind: 'study', studyUid: '8.8', modelName: 'm', modelVersion: 1 };
+    const { job: j8 } = await store.enqueueJob(k);
+    const l8 = (await store.leaseJob('a', 10_000))!;
+    assert.equal(l8.id, j8.id);
+    assert.equal((await store.enqueueJob({ ...k, reopen: true })).action, 'rerun');
+    await store.completeJob(j8.id, 'a', { result: { instancesSeen: 1 }, predictions: [], skipped: [{ studyUid: '8.8', sopUid: '8.8.1', modelName: 'm', modelVersion: 1, reason: 'modality MR' }] });
+    assert.equal((await store.getJob(j8.id))!.state, 'queued', 'asked to re-run while running');
+    await store.leaseJob('a', 10_000);
+    const p8 = (await store.postponeJob(j8.id, 'a', { delayMs: 60_000, reason: 'not in the PACS yet', refundAttempt: true }))!;
+    assert.equal(p8.attempts, 0);
+    assert.equal((await store.enqueueJob({ ...k, reopen: true })).action, 'woken');
+    await store.leaseJob('a', 10_000);
+    await store.failJob(j8.id, 'a', 'STOW refused', { retryable: false, baseBackoffMs: 1 });
+    assert.equal((await store.enqueueJob({ ...k, reopen: true })).action, 'exists');
+    assert.deepEqual((await store.requeueJobs({ state: 'failed' })).requeued.map((x) => x.id), [j8.id]);
+    assert.deepEqual((await store.listSkipped({ studyUid: '8.8', modelName: 'm', modelVersion: 1 })).length, 0, 'refusals forgotten on requeue');
+    assert.deepEqual((await store.requeueJobs({ ids: [j8.id] })).unchanged.map((x) => x.id), [j8.id], 'queued: left alone');
+    assert.equal((await store.listJobs({ studyUid: '8.8' })).length, 1);
+
+    // connect(): several processes starting at once migrate in turn.
+    const both = await Promise.all([PostgresStore.connect(server.url, { max: 2 }), PostgresStore.connect(server.url, { max: 2 })]);
+    assert.equal((await both[0].listJobs({ studyUid: '8.8' }))[0]!.id, j8.id);
+    for (const b of both) await b.close();
+    await assert.rejects(PostgresStore.connect(`postgres://radml:secret@127.0.0.1:1/postgres`), (e: Error) => /STORE|PostgreSQL store/.test(e.message) && !e.message.includes('secret'));
   } finally {
     for (const p of pools) await p.end();
-    await pg.stop();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueFullError, SqliteStore, verifyAuditChain } from '../../src/store/index.js';
@@ -66,7 +66,7 @@ test('completion writes predictions and skips atomically; release gives leases b
     const j1 = (await store.leaseJob('w', 10_000))!;
     const j2 = (await store.leaseJob('w', 10_000))!;
     const p = { studyUid: 'S1', seriesUid: 'SE', sopUid: 'I1', modelName: 'm', modelVersion: 1, scores: { a: 0.3 }, decisions: { a: false }, silent: false, columns: { view: 'PA' } };
-    assert.equal(await store.completeJob(j1.id, 'w', { result: { n: 1 }, predictions: [p], skipped: [{ studyUid: 'S1', sopUid: 'I2', reason: 'modality MR' }] }), true);
+    assert.equal(await store.completeJob(j1.id, 'w', { result: { n: 1 }, predictions: [p], skipped: [{ studyUid: 'S1', sopUid: 'I2', modelName: 'm', modelVersion: 1, reason: 'modality MR' }] }), true);
     assert.equal((await store.listPredictions({ studyUid: 'S1' })).length, 1);
     assert.equal((await store.listSkipped({ studyUid: 'S1' }))[0]?.reason, 'modality MR');
     assert.equal(await store.releaseLeases('w'), 1);
@@ -119,6 +119,105 @@ test('deleting the newest audit rows is caught by the recorded head', async () =
     assert.match(v.problems[0]!.reason, /recorded head/);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('reopen: a done job is queued again, a running one re-runs after it completes, a waiting one is woken; failed ones wait for an admin', async () => {
+  let t = 5_000_000;
+  const { store, dir } = tempStore(() => t);
+  try {
+    const req = { kind: 'study', studyUid: 'S1', modelName: 'm', modelVersion: 1 };
+    const { job } = await store.enqueueJob(req);
+    assert.equal((await store.enqueueJob(req)).action, 'exists');
+    assert.equal((await store.enqueueJob({ ...req, reopen: true })).action, 'exists', 'queued and due: nothing to do');
+    // Running: a reopen marks it for one more run, which completion turns into a fresh queued job.
+    await store.leaseJob('w', 1000);
+    assert.equal((await store.enqueueJob({ ...req, reopen: true })).action, 'rerun');
+    t += 10;
+    assert.equal(await store.completeJob(job.id, 'w', { result: { instancesSeen: 1 }, predictions: [], skipped: [] }), true);
+    let j = (await store.getJob(job.id))!;
+    assert.equal(j.state, 'queued');
+    assert.equal(j.attempts, 0);
+    assert.equal(j.queuedAt, t);
+    await store.leaseJob('w', 1000);
+    await store.completeJob(job.id, 'w', { result: { instancesSeen: 2 }, predictions: [], skipped: [] });
+    assert.equal((await store.getJob(job.id))!.state, 'done');
+    t += 10;
+    const r = await store.enqueueJob({ ...req, reopen: true });
+    assert.equal(r.action, 'reopened');
+    assert.equal(r.job.state, 'queued');
+    assert.equal(r.job.queuedAt, t);
+    // Waiting for its study: postponed with the attempt refunded, then woken by the study's arrival.
+    const l = (await store.leaseJob('w', 1000))!;
+    assert.equal(l.attempts, 1);
+    const p = (await store.postponeJob(job.id, 'w', { delayMs: 60_000, reason: 'not in the PACS yet', refundAttempt: true }))!;
+    assert.equal(p.state, 'queued');
+    assert.equal(p.attempts, 0);
+    assert.equal(p.runAfter, t + 60_000);
+    assert.equal(await store.leaseJob('w', 1000), undefined, 'postponed');
+    assert.equal((await store.enqueueJob({ ...req, reopen: true })).action, 'woken');
+    assert.equal((await store.leaseJob('w', 1000))?.id, job.id);
+    await store.failJob(job.id, 'w', 'bad', { retryable: false, baseBackoffMs: 1 });
+    assert.equal((await store.enqueueJob({ ...req, reopen: true })).action, 'exists', 'failed jobs are not reopened by the watcher');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('admin requeue: failed and refusing jobs go back with attempts reset and their refusals forgotten; scored instances stay', async () => {
+  const { store, dir } = tempStore();
+  try {
+    const ids: number[] = [];
+    for (const s of ['A', 'B', 'C']) ids.push((await store.enqueueJob({ kind: 'study', studyUid: s, modelName: 'm', modelVersion: 1, maxAttempts: 2 })).job.id);
+    const a = (await store.leaseJob('w', 10_000))!;
+    await store.failJob(a.id, 'w', 'STOW refused', { retryable: false, baseBackoffMs: 1 });
+    const b = (await store.leaseJob('w', 10_000))!;
+    await store.completeJob(b.id, 'w', {
+      result: null,
+      predictions: [{ studyUid: 'B', seriesUid: 'SE', sopUid: 'B1', modelName: 'm', modelVersion: 1, scores: { a: 0.5 }, decisions: {}, silent: false, columns: {} }],
+      skipped: [{ studyUid: 'B', sopUid: 'B2', modelName: 'm', modelVersion: 1, reason: 'out of distribution' }, { studyUid: 'B', sopUid: 'B2', modelName: 'm', modelVersion: 2, reason: 'other version' }],
+    });
+    assert.deepEqual((await store.requeueJobs({ state: 'failed' })).requeued.map((j) => j.id), [a.id]);
+    const refused = await store.requeueJobs({ state: 'refused' });
+    assert.deepEqual(refused.requeued.map((j) => j.id), [b.id]);
+    assert.deepEqual((await store.listSkipped({ studyUid: 'B' })).map((s) => s.modelVersion), [2], 'only this version\'s refusals are forgotten');
+    assert.equal((await store.listPredictions({ studyUid: 'B' })).length, 1, 'scores are kept');
+    const again = await store.requeueJobs({ ids: [a.id, ids[2]!, 999] });
+    assert.deepEqual(again.requeued, []);
+    assert.deepEqual(again.unchanged.map((j) => j.id).sort(), [a.id, ids[2]!].sort(), 'queued jobs are left alone');
+    const ja = (await store.getJob(a.id))!;
+    assert.equal(ja.state, 'queued');
+    assert.equal(ja.attempts, 0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store written by the previous schema (skips per study, no queued_at) is migrated in place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'radml-store-'));
+  try {
+    const file = join(dir, 'old.db');
+    const Database = (await import('better-sqlite3')).default;
+    const old = new Database(file);
+    old.exec(`CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, study_uid TEXT NOT NULL, model_name TEXT NOT NULL, model_version INTEGER NOT NULL,
+      idempotency_key TEXT NOT NULL UNIQUE, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, run_after INTEGER NOT NULL,
+      lease_owner TEXT, lease_expires INTEGER, last_error TEXT, result TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      INSERT INTO jobs (kind, study_uid, model_name, model_version, idempotency_key, state, max_attempts, run_after, created_at, updated_at)
+        VALUES ('study', 'S', 'm', 1, 'study:m@1:S', 'done', 5, 0, 1234, 1234);
+      CREATE TABLE skipped (study_uid TEXT NOT NULL, sop_uid TEXT NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (study_uid, sop_uid));
+      INSERT INTO skipped VALUES ('S', 'I', 'modality MR', 1);`);
+    old.close();
+    const store = SqliteStore.open(file);
+    const j = (await store.listJobs())[0]!;
+    assert.equal(j.queuedAt, 1234);
+    assert.deepEqual((await store.listSkipped()).map((s) => [s.sopUid, s.modelName, s.modelVersion, s.reason]), [['I', '', 0, 'modality MR']]);
+    assert.equal((await store.enqueueJob({ kind: 'study', studyUid: 'S', modelName: 'm', modelVersion: 1, reopen: true })).action, 'reopened');
+    await store.close();
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'the store (it holds the pseudonym key) is owner-only');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

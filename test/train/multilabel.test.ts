@@ -46,8 +46,10 @@ test('multi-label training with masked blanks runs end to end and predicts score
     const preds = join(dir, 'p.csv');
     assert.equal(await main(['predict', '--model', model, '--data', manifest, '--out', preds], captureIO().io), 0);
     const table = readCsv(preds);
-    assert.deepEqual(table.header, ['path', 'patient_id', 'left', 'right', 'score_left', 'score_right']);
-    for (const r of table.rows) for (const c of ['score_left', 'score_right']) assert.ok(Number(r[c]) >= 0 && Number(r[c]) <= 1);
+    // Calibrated scores, the raw ones beside them, and the gate's columns (a rejected row has blank scores).
+    const cols = readModelJson(join(dir, 'model')).calibration ? ['raw_score_left', 'raw_score_right'] : [];
+    assert.deepEqual(table.header, ['path', 'patient_id', 'left', 'right', 'score_left', 'score_right', ...cols, 'rejected', 'reason']);
+    for (const r of table.rows) for (const c of ['score_left', 'score_right']) assert.ok(r['rejected'] === '1' ? r[c] === '' : Number(r[c]) >= 0 && Number(r[c]) <= 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,7 +11,8 @@ export interface ProgressBar {
 export function progressBar(io: CommandIO): ProgressBar {
   let lastStage = '';
   let lastPrinted = 0;
-  let lastPct = -1;
+  let lastKey = '';
+  let lastStep = -1;
   let open = false;
   const started = new Map<string, number>();
   const render = (e: ProgressEvent) => {
@@ -37,12 +38,16 @@ export function progressBar(io: CommandIO): ProgressBar {
         open = false;
       }
     } else {
-      // Non-interactive: a line at every 10% step or stage change, so CI logs stay short.
-      const step = Math.floor(pct / 10);
-      if (e.stage !== lastStage || step !== lastPct || (e.done >= e.total && lastPct !== 10)) {
+      // Non-interactive (a log file, CI): a line per 10 % step. Stages that count ("epoch 3/30")
+      // are one run of work, so a 30-epoch training logs ~10 progress lines, not 11 per epoch.
+      const run = overallProgress(e.stage, frac);
+      const step = Math.floor(run.frac * 10 + 1e-9);
+      // A lower step than the last printed one is a new run of the same stage (a second decode pass).
+      if (run.key !== lastKey || step !== lastStep) {
         io.err(text);
-        lastPct = e.done >= e.total ? 10 : step;
+        lastStep = step;
       }
+      lastKey = run.key;
     }
     lastStage = e.stage;
   };
@@ -59,4 +64,19 @@ function formatSeconds(s: number): string {
   if (s < 60) return `${Math.round(s)}s`;
   const m = Math.floor(s / 60);
   return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+}
+
+/**
+ * A stage named "<name> i/n" is step i of n of one larger run: its key without the counter and the
+ * fraction of the whole run done. Other stages are their own run.
+ *
+ * @example overallProgress('epoch 3/10', 0.5) // { key: 'epoch #/10', frac: 0.25 }
+ */
+export function overallProgress(stage: string, frac: number): { key: string; frac: number } {
+  const m = /^(.*?)(\d+)\/(\d+)(.*)$/.exec(stage);
+  if (!m) return { key: stage, frac };
+  const i = Number(m[2]);
+  const n = Number(m[3]);
+  if (!(n >= 1 && i >= 1 && i <= n)) return { key: stage, frac };
+  return { key: `${m[1]}#/${n}${m[4]}`, frac: (i - 1 + frac) / n };
 }

@@ -8,7 +8,7 @@ import { decodeRle } from './codecs/rle.js';
 import { decodeWithCodec, type CodecName } from './codecs/wasm.js';
 import { decodeJpegDct } from './codecs/jpeg-dct.js';
 import { decodeJpegLossless } from './codecs/jpeg-lossless.js';
-import { j2kFrameHeader, j2kResolutions, jpegFrameHeader, type CodestreamHeader } from './codecs/jpeg-markers.js';
+import { j2kFrameHeader, j2kResolutions, jpegColourMarkers, jpegFrameHeader, withoutColourTransform, type CodestreamHeader } from './codecs/jpeg-markers.js';
 
 /** Largest frame (rows × columns) radml decodes; bigger declared sizes are treated as hostile. */
 export const MAX_FRAME_PIXELS = 1 << 26;
@@ -17,12 +17,15 @@ export interface RawFrame {
   /** Size of the decoded frame: Columns × Rows, or smaller for a reduced-resolution JPEG 2000 decode. */
   width: number;
   height: number;
-  /** Stored values in an unsigned container (sign is restored later from Bits Stored). */
-  samples: Uint8Array | Uint16Array | Uint32Array;
+  /**
+   * Stored values in an unsigned container (sign is restored later from Bits Stored); Float and Double
+   * Float Pixel Data keep their floating-point values.
+   */
+  samples: Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array;
   samplesPerPixel: number;
   /** Colour-by-plane (RR…GG…BB…) rather than colour-by-pixel. */
   planar: boolean;
-  /** How to turn three samples into grey: RGB → luma, YBR → the Y sample. */
+  /** How to turn three samples into grey: RGB → luma; YBR_FULL → RGB (as pydicom converts it) → luma. */
   colour: 'mono' | 'rgb' | 'ybr';
   /** Set for codec output: values sit in the low bits (no High Bit shift) with this many bits. */
   codecPrecision?: number;
@@ -30,15 +33,34 @@ export interface RawFrame {
   codecSigned?: boolean;
 }
 
-const SUPPORTED_PHOTOMETRIC = new Set(['MONOCHROME1', 'MONOCHROME2', 'RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT']);
+const SUPPORTED_PHOTOMETRIC = new Set(['MONOCHROME1', 'MONOCHROME2', 'PALETTE COLOR', 'RGB', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT']);
 
 /** Check the header describes an image radml can decode; throws UnsupportedError / InputError otherwise. */
 export function checkImageHeader(h: DicomHeader, file: string): void {
   if (!h.hasPixelData) {
-    throw new UnsupportedError('DICOM_NO_PIXELS', `${file}: no Pixel Data (7FE0,0010); SOP class ${h.sopClassName} is not an image`, { file });
+    const sop = h.sopClassName.startsWith('SOP class') || h.sopClassName.startsWith('unknown') ? h.sopClassName : `SOP class ${h.sopClassName}`;
+    throw new UnsupportedError('DICOM_NO_PIXELS', `${file}: no Pixel Data (7FE0,0010) nor Float/Double Float Pixel Data (7FE0,0008/0009); ${sop} is not an image`, { file });
+  }
+  if (h.invalidNumberOfFrames !== '') {
+    throw new InputError(
+      'DICOM_BAD_NUMBER_OF_FRAMES',
+      `${file}: Number of Frames (0028,0008) is '${h.invalidNumberOfFrames}', not a whole number; radml will not guess how many frames the Pixel Data holds`,
+      { file },
+    );
   }
   if (!SUPPORTED_PHOTOMETRIC.has(h.photometricInterpretation)) {
     throw new UnsupportedError('DICOM_UNSUPPORTED_PHOTOMETRIC', `${file}: unsupported photometric interpretation ${h.photometricInterpretation}`, { file });
+  }
+  if (h.pixelDataKind !== 'integer') {
+    const bits = h.pixelDataKind === 'float' ? 32 : 64;
+    if (h.bitsAllocated !== bits || h.samplesPerPixel !== 1) {
+      throw new InputError('DICOM_CORRUPT', `${file}: ${h.pixelDataKind === 'float' ? 'Float' : 'Double Float'} Pixel Data needs Bits Allocated ${bits} and 1 sample per pixel, the header says ${h.bitsAllocated} and ${h.samplesPerPixel}`, { file });
+    }
+    if (h.rows < 1 || h.columns < 1) throw new InputError('DICOM_CORRUPT', `${file}: image has ${h.rows} rows and ${h.columns} columns`, { file });
+    if (h.rows * h.columns > MAX_FRAME_PIXELS) {
+      throw new UnsupportedError('DICOM_TOO_LARGE', `${file}: a ${h.rows}×${h.columns} frame is larger than radml reads (${MAX_FRAME_PIXELS} pixels)`, { file });
+    }
+    return;
   }
   if (h.rows < 1 || h.columns < 1) throw new InputError('DICOM_CORRUPT', `${file}: image has ${h.rows} rows and ${h.columns} columns`, { file });
   if (h.rows * h.columns > MAX_FRAME_PIXELS) {
@@ -47,7 +69,7 @@ export function checkImageHeader(h: DicomHeader, file: string): void {
   if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) {
     throw new UnsupportedError('DICOM_UNSUPPORTED_PIXELS', `${file}: ${h.samplesPerPixel} samples per pixel (radml reads 1 or 3)`, { file });
   }
-  if (h.samplesPerPixel === 1 && !h.photometricInterpretation.startsWith('MONOCHROME')) {
+  if (h.samplesPerPixel === 1 && !h.photometricInterpretation.startsWith('MONOCHROME') && h.photometricInterpretation !== 'PALETTE COLOR') {
     throw new InputError('DICOM_CORRUPT', `${file}: ${h.photometricInterpretation} with 1 sample per pixel`, { file });
   }
   if (![1, 8, 16, 32].includes(h.bitsAllocated)) {
@@ -58,11 +80,29 @@ export function checkImageHeader(h: DicomHeader, file: string): void {
   }
 }
 
-function colourOf(h: DicomHeader, fromCodec: boolean): RawFrame['colour'] {
+/**
+ * Colour space of three decoded samples. As pydicom: YBR_FULL / YBR_FULL_422 are converted to RGB,
+ * everything else (RGB; YBR_ICT / YBR_RCT, which the JPEG 2000 codec already turns into RGB) is RGB.
+ */
+function colourOf(h: DicomHeader): RawFrame['colour'] {
   if (h.samplesPerPixel === 1) return 'mono';
-  // Codecs hand back RGB (JPEG's YCbCr and JPEG 2000's ICT/RCT are undone inside them).
-  if (fromCodec) return 'rgb';
-  return h.photometricInterpretation.startsWith('YBR') ? 'ybr' : 'rgb';
+  return h.photometricInterpretation === 'YBR_FULL' || h.photometricInterpretation === 'YBR_FULL_422' ? 'ybr' : 'rgb';
+}
+
+/**
+ * Colour space of a baseline JPEG's three components, decided as pydicom/pylibjpeg decide it: component
+ * IDs 'R','G','B' mean RGB; a JFIF marker means YCbCr; an Adobe APP14 marker's transform flag says
+ * which (0 = none, RGB); with no marker the Photometric Interpretation decides, so an RGB-labelled
+ * stream is not colour-converted (libjpeg's own guess would convert it).
+ */
+function jpegColour(data: Uint8Array, h: DicomHeader): RawFrame['colour'] {
+  if (h.samplesPerPixel === 1) return 'mono';
+  const m = jpegColourMarkers(data);
+  const ids = m.componentIds.join(',');
+  if (ids === '82,71,66' || ids === '114,103,98') return 'rgb';
+  if (m.jfif) return 'ybr';
+  if (m.adobeTransform !== undefined) return m.adobeTransform === 0 ? 'rgb' : 'ybr';
+  return colourOf(h);
 }
 
 function aligned16(bytes: Uint8Array, swap: boolean): Uint16Array {
@@ -82,8 +122,30 @@ function aligned32(bytes: Uint8Array, swap: boolean): Uint32Array {
   return out;
 }
 
-function nativeSamples(bytes: Uint8Array, bitOffset: number, h: DicomHeader, bigEndian: boolean, vr: string | undefined): RawFrame['samples'] {
-  const count = h.rows * h.columns * (h.photometricInterpretation === 'YBR_FULL_422' ? 2 : h.samplesPerPixel);
+function floats(bytes: Uint8Array, count: number, double: boolean, bigEndian: boolean): Float32Array | Float64Array {
+  const size = double ? 8 : 4;
+  const out = double ? new Float64Array(count) : new Float32Array(count);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, count * size);
+  for (let i = 0; i < count; i++) out[i] = double ? v.getFloat64(i * size, !bigEndian) : v.getFloat32(i * size, !bigEndian);
+  return out;
+}
+
+/**
+ * Stored samples of one native frame. `pixelData` and `start` (the frame's first byte within it) are
+ * needed for 8-bit samples in a big-endian OW value: the encoding swapped the bytes in pairs across the
+ * whole value, so sample k of the value sits at byte k ^ 1 — counted from the value's start, not the frame's.
+ */
+function nativeSamples(
+  bytes: Uint8Array,
+  bitOffset: number,
+  h: DicomHeader,
+  bigEndian: boolean,
+  vr: string | undefined,
+  pixelData: Uint8Array,
+  start: number,
+): RawFrame['samples'] {
+  const count = h.rows * h.columns * (h.photometricInterpretation === 'YBR_FULL_422' && h.samplesPerPixel === 3 ? 2 : h.samplesPerPixel);
+  if (h.pixelDataKind !== 'integer') return floats(bytes, count, h.pixelDataKind === 'double', bigEndian);
   switch (h.bitsAllocated) {
     case 1: {
       const out = new Uint8Array(count);
@@ -97,7 +159,7 @@ function nativeSamples(bytes: Uint8Array, bitOffset: number, h: DicomHeader, big
       if (bigEndian && vr === 'OW') {
         // 8-bit samples in an OW value are byte-swapped in pairs by the big-endian encoding.
         const out = new Uint8Array(count);
-        for (let i = 0; i < count; i++) out[i] = bytes[i ^ 1] ?? 0;
+        for (let i = 0; i < count; i++) out[i] = pixelData[(start + i) ^ 1] ?? 0;
         return out;
       }
       return bytes.subarray(0, count);
@@ -108,12 +170,17 @@ function nativeSamples(bytes: Uint8Array, bitOffset: number, h: DicomHeader, big
   }
 }
 
-/** YBR_FULL_422 native data is Y Y Cb Cr per pixel pair: keep the luma samples only. */
-function lumaOf422(s: RawFrame['samples'], pixels: number): RawFrame['samples'] {
-  const out = new (s.constructor as new (n: number) => RawFrame['samples'])(pixels);
+/**
+ * YBR_FULL_422 native data is Y1 Y2 Cb Cr per pixel pair: expand to Y Cb Cr per pixel, the pair
+ * sharing its chroma (PS3.3 C.7.6.3.1.2), as pydicom does.
+ */
+function expand422(s: RawFrame['samples'], pixels: number): RawFrame['samples'] {
+  // A typed array of the same kind; never `s.constructor`, which for a Buffer view is the deprecated Buffer().
+  const out = s.BYTES_PER_ELEMENT === 1 ? new Uint8Array(pixels * 3) : s.BYTES_PER_ELEMENT === 2 ? new Uint16Array(pixels * 3) : new Uint32Array(pixels * 3);
   for (let i = 0, p = 0; p < pixels; i += 4) {
-    out[p++] = s[i]!;
-    if (p < pixels) out[p++] = s[i + 1]!;
+    const cb = s[i + 2] ?? 0, cr = s[i + 3] ?? 0;
+    out[3 * p] = s[i]!; out[3 * p + 1] = cb; out[3 * p + 2] = cr; p++;
+    if (p < pixels) { out[3 * p] = s[i + 1]!; out[3 * p + 1] = cb; out[3 * p + 2] = cr; p++; }
   }
   return out;
 }
@@ -200,15 +267,19 @@ export async function decodeRawFrame(
   const spp = h.samplesPerPixel;
   const full = { width: h.columns, height: h.rows };
   if (ts.pixels === 'native') {
-    const { bytes, bitOffset } = nativeFrame(ds, px, h, index, file);
-    let samples = nativeSamples(bytes, bitOffset, h, ts.bigEndian, px.vr);
-    if (h.photometricInterpretation === 'YBR_FULL_422') {
-      samples = lumaOf422(samples, h.rows * h.columns);
-      return { ...full, samples, samplesPerPixel: 1, planar: false, colour: 'mono' };
+    const { bytes, bitOffset, start } = nativeFrame(ds, px, h, index, file);
+    const pixelData = ds.byteArray.subarray(px.dataOffset, px.dataOffset + px.length);
+    let samples = nativeSamples(bytes, bitOffset, h, ts.bigEndian, px.vr, pixelData, start);
+    if (h.photometricInterpretation === 'YBR_FULL_422' && spp === 3) {
+      samples = expand422(samples, h.rows * h.columns);
+      return { ...full, samples, samplesPerPixel: 3, planar: false, colour: 'ybr' };
     }
-    return { ...full, samples, samplesPerPixel: spp, planar: spp > 1 && h.planarConfiguration === 1, colour: colourOf(h, false) };
+    return { ...full, samples, samplesPerPixel: spp, planar: spp > 1 && h.planarConfiguration === 1, colour: colourOf(h) };
   }
 
+  if (h.pixelDataKind !== 'integer') {
+    throw new InputError('DICOM_CORRUPT', `${file}: Float Pixel Data with the compressed transfer syntax ${ts.name}`, { file });
+  }
   if (!px.encapsulatedPixelData) {
     throw new InputError('DICOM_CORRUPT', `${file}: ${ts.name} needs encapsulated Pixel Data but it is native`, { file });
   }
@@ -216,35 +287,45 @@ export async function decodeRawFrame(
   try {
     switch (ts.pixels) {
       case 'rle': {
-        if (h.bitsAllocated < 8) throw new Error(`RLE with Bits Allocated ${h.bitsAllocated}`);
+        if (h.bitsAllocated < 8) {
+          throw new UnsupportedError('DICOM_UNSUPPORTED_PIXELS', `${file}: RLE Lossless with Bits Allocated ${h.bitsAllocated} is not supported (radml reads RLE of 8, 16 or 32 bits)`, { file });
+        }
         const bytes = decodeRle(data, h);
         const samples = h.bitsAllocated === 8 ? bytes : h.bitsAllocated === 16 ? aligned16(bytes, false) : aligned32(bytes, false);
-        return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, false) };
+        return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h) };
       }
       case 'jpeg-2000': {
         checkCodestream(j2kFrameHeader(data), h, 'JPEG 2000', file);
         const { interleave: _, ...frame } = await viaCodec('openjpeg', data, j2kLevel(data, opts.decodeSize));
-        return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+        return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h) };
+      }
+      case 'htj2k': {
+        checkCodestream(j2kFrameHeader(data), h, 'HTJ2K', file);
+        const { interleave: _, ...frame } = await viaCodec('openjph', data);
+        return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h) };
       }
       case 'jpeg-ls': {
         checkCodestream(jpegFrameHeader(data), h, 'JPEG-LS', file);
         const { interleave, ...frame } = await viaCodec('charls', data);
-        return { ...frame, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h, true) };
+        return { ...frame, samplesPerPixel: spp, planar: spp > 1 && interleave === 0, colour: colourOf(h) };
       }
       default: {
         // The JPEG family: route by the frame header, not the UID (files are often labelled loosely).
         const head = checkCodestream(jpegFrameHeader(data), h, 'JPEG', file);
         if (head.marker === 0xc3 || head.marker === 0xc7) {
           const samples = decodeJpegLossless(data, head.precision);
-          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h, true), codecPrecision: head.precision };
+          return { ...full, samples, samplesPerPixel: spp, planar: false, colour: colourOf(h), codecPrecision: head.precision };
         }
         if (head.precision <= 8 && (head.marker === 0xc0 || head.marker === 0xc1 || head.marker === 0xc2)) {
-          const { interleave: _, ...frame } = await viaCodec('libjpeg-turbo', data);
-          return { ...frame, samplesPerPixel: spp, planar: false, colour: colourOf(h, true) };
+          // Decode the components as stored (no colour conversion inside libjpeg-turbo), then convert
+          // here by the rule pydicom follows, so RGB-labelled streams without markers keep their colours.
+          const colour = jpegColour(data, h);
+          const { interleave: _, ...frame } = await viaCodec('libjpeg-turbo', spp === 3 ? withoutColourTransform(data) : data);
+          return { ...frame, samplesPerPixel: spp, planar: false, colour };
         }
         if (head.precision === 12 && (head.marker === 0xc0 || head.marker === 0xc1)) {
           const frame = decodeJpegDct(data, MAX_FRAME_PIXELS);
-          return { ...full, samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h, true), codecPrecision: 12 };
+          return { ...full, samples: frame.data, samplesPerPixel: spp, planar: false, colour: colourOf(h), codecPrecision: 12 };
         }
         throw new UnsupportedError(
           'DICOM_UNSUPPORTED_TRANSFER_SYNTAX',

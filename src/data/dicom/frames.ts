@@ -6,14 +6,14 @@ import type { PixelEncoding } from './transfer-syntax.js';
 
 /** Bits of one native frame (bit-packed for BitsAllocated 1). */
 export function nativeFrameBits(h: DicomHeader): number {
-  const perPixel = h.photometricInterpretation === 'YBR_FULL_422' ? 2 : h.samplesPerPixel;
+  const perPixel = h.photometricInterpretation === 'YBR_FULL_422' && h.samplesPerPixel === 3 ? 2 : h.samplesPerPixel;
   return h.rows * h.columns * perPixel * h.bitsAllocated;
 }
 
 /**
  * Bytes of native frame `index`. For BitsAllocated 1 the frame may start mid-byte: `bitOffset` says where.
  */
-export function nativeFrame(ds: DataSet, px: Element, h: DicomHeader, index: number, file: string): { bytes: Uint8Array; bitOffset: number } {
+export function nativeFrame(ds: DataSet, px: Element, h: DicomHeader, index: number, file: string): { bytes: Uint8Array; bitOffset: number; start: number } {
   const bits = nativeFrameBits(h);
   const startBit = bits * index;
   const start = Math.floor(startBit / 8);
@@ -25,7 +25,7 @@ export function nativeFrame(ds: DataSet, px: Element, h: DicomHeader, index: num
       { file },
     );
   }
-  return { bytes: ds.byteArray.subarray(px.dataOffset + start, px.dataOffset + end), bitOffset: startBit % 8 };
+  return { bytes: ds.byteArray.subarray(px.dataOffset + start, px.dataOffset + end), bitOffset: startBit % 8, start };
 }
 
 function concat(ds: DataSet, frags: Fragment[], file: string): Uint8Array {
@@ -51,7 +51,7 @@ function startsFrame(ds: DataSet, f: Fragment, encoding: PixelEncoding): boolean
   const b = ds.byteArray;
   const p = f.position;
   if (f.length < 2) return false;
-  if (encoding === 'jpeg-2000') return (b[p] === 0xff && b[p + 1] === 0x4f) || (f.length >= 8 && b[p + 4] === 0x6a && b[p + 5] === 0x50);
+  if (encoding === 'jpeg-2000' || encoding === 'htj2k') return (b[p] === 0xff && b[p + 1] === 0x4f) || (f.length >= 8 && b[p + 4] === 0x6a && b[p + 5] === 0x50);
   return b[p] === 0xff && b[p + 1] === 0xd8;
 }
 

@@ -32,10 +32,18 @@ export const DicomHeaderSchema = z.object({
   /** From PatientAge, else from PatientBirthDate and the study date; null when neither is known. */
   patientAgeYears: z.number().min(0).nullable(),
   studyDate: z.string(),
+  /** Pixel Data (7FE0,0010), Float Pixel Data (7FE0,0008) or Double Float Pixel Data (7FE0,0009) is present. */
   hasPixelData: z.boolean(),
+  /** Which of the three pixel data elements holds the image: stored integers, 32-bit or 64-bit floats. */
+  pixelDataKind: z.enum(['integer', 'float', 'double']),
   rows: z.number().int().min(0),
   columns: z.number().int().min(0),
   numberOfFrames: z.number().int().min(1),
+  /**
+   * Number of Frames (0028,0008) exactly as written when it is not a plain decimal integer (e.g. '1A');
+   * '' when absent or valid. The reader refuses such files rather than guess how many frames there are.
+   */
+  invalidNumberOfFrames: z.string(),
   samplesPerPixel: z.number().int().min(1),
   photometricInterpretation: z.string(),
   bitsAllocated: z.number().int().min(0),
@@ -95,10 +103,28 @@ function num(ds: DataSet, tag: string, fallback: number): number {
   return v === undefined || !Number.isFinite(v) ? fallback : v;
 }
 
+/** A DICOM DS value (PS3.5 6.2): optional sign, digits with an optional point, optional exponent. */
+const DS_PATTERN = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A DICOM IS value: optional sign and decimal digits only. */
+const IS_PATTERN = /^[+-]?\d+$/;
+
+/**
+ * Strict decimal parsing for DS/IS text. `Number()` alone also accepts '0x1F', '0b1', '0o7',
+ * 'Infinity' and '' (as 0), none of which is a DICOM number.
+ *
+ * @example parseDicomNumber('-1.5e2') // -150; parseDicomNumber('0x1F') // undefined
+ */
+export function parseDicomNumber(text: string, integer = false): number | undefined {
+  const t = text.trim();
+  if (!(integer ? IS_PATTERN : DS_PATTERN).test(t)) return undefined;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : undefined;
+}
+
 function decimals(ds: DataSet, tag: string): number[] {
   const raw = str(ds, tag);
   if (raw === '') return [];
-  return raw.split('\\').map((v) => Number(v.trim())).filter((v) => v !== undefined && Number.isFinite(v));
+  return raw.split('\\').map((v) => parseDicomNumber(v)).filter((v): v is number => v !== undefined);
 }
 
 function firstDecimal(ds: DataSet, tag: string): number | undefined {
@@ -167,6 +193,12 @@ export function frameHeader(ds: DataSet, h: DicomHeader, index: number): DicomHe
   return out;
 }
 
+/** The element holding the image: Pixel Data, else Float Pixel Data, else Double Float Pixel Data. */
+export function pixelDataTag(ds: DataSet): 'x7fe00010' | 'x7fe00008' | 'x7fe00009' | undefined {
+  for (const tag of ['x7fe00010', 'x7fe00008', 'x7fe00009'] as const) if (ds.elements[tag]) return tag;
+  return undefined;
+}
+
 /**
  * Read the header fields radml uses from a parsed file.
  */
@@ -181,7 +213,9 @@ export function extractHeader(parsed: ParsedDicom, opts: PatientIdOptions = {}):
   const transform = ds.elements['x00281053'] ? ds : sharedGroupItem(ds, 'x00289145') ?? ds;
   const voi = ds.elements['x00281050'] ? ds : sharedGroupItem(ds, 'x00289132') ?? ds;
   const spacing = decimals(ds, 'x00280030').length >= 2 ? decimals(ds, 'x00280030') : decimals(ds, 'x00181164');
-  const frames = Math.trunc(firstDecimal(ds, 'x00280008') ?? 1);
+  const framesText = str(ds, 'x00280008');
+  const framesValue = framesText === '' ? 1 : parseDicomNumber(framesText, true);
+  const frames = framesValue ?? 1;
   const sopClassUid = str(ds, 'x00080016') || str(ds, 'x00020002');
 
   const header: DicomHeader = {
@@ -202,10 +236,12 @@ export function extractHeader(parsed: ParsedDicom, opts: PatientIdOptions = {}):
     patientSex: sex === 'M' || sex === 'F' || sex === 'O' ? sex : '',
     patientAgeYears: age,
     studyDate,
-    hasPixelData: ds.elements['x7fe00010'] !== undefined,
+    hasPixelData: pixelDataTag(ds) !== undefined,
+    pixelDataKind: pixelDataTag(ds) === 'x7fe00008' ? 'float' : pixelDataTag(ds) === 'x7fe00009' ? 'double' : 'integer',
     rows: num(ds, 'x00280010', 0),
     columns: num(ds, 'x00280011', 0),
     numberOfFrames: frames >= 1 ? frames : 1,
+    invalidNumberOfFrames: framesValue === undefined ? framesText : '',
     samplesPerPixel: Math.max(1, num(ds, 'x00280002', 1)),
     photometricInterpretation: str(ds, 'x00280004').toUpperCase() || 'MONOCHROME2',
     bitsAllocated: num(ds, 'x00280100', 0),

@@ -1,34 +1,43 @@
 /**
  * DICOM reading for radml. This module owns: recognising DICOM Part 10 files (with or without the
- * preamble), parsing them with dicom-parser, decoding every frame of Pixel Data for the native
- * (implicit/explicit little endian, explicit big endian, deflated), RLE, JPEG baseline/extended
- * (8- and 12-bit), JPEG lossless, JPEG-LS and JPEG 2000 transfer syntaxes, the pixel pipeline to a
- * display-ready GreyImage (Bits Stored, sign, planar configuration, colour → luma, rescale to
- * modality values, VOI LUT / window / min–max, MONOCHROME1 inversion), and the header fields that
- * become manifest columns (the Patient ID salted and hashed by default; the patient's name never read).
- * Writing DICOM lives in writer.ts (owned separately).
+ * preamble; without File Meta in implicit/explicit little endian or explicit big endian), parsing
+ * them with dicom-parser, decoding every frame of Pixel Data, Float Pixel Data and Double Float Pixel
+ * Data for the native (implicit/explicit little endian, explicit big endian, deflated), RLE, JPEG
+ * baseline/extended (8- and 12-bit), JPEG lossless, JPEG-LS, JPEG 2000 and High-Throughput JPEG 2000
+ * transfer syntaxes, the pixel pipeline to a display-ready GreyImage (Bits Stored, sign, planar
+ * configuration, PALETTE COLOR through its plain or segmented LUTs, YBR → RGB as pydicom converts it,
+ * colour → luma, rescale to modality values, VOI LUT / window / min–max, MONOCHROME1 inversion), and
+ * the header fields that become manifest columns (the Patient ID salted and hashed by default; the
+ * patient's name never read). Writing DICOM lives in writer.ts (owned separately).
+ *
+ * Colour follows pydicom: a baseline JPEG's components are colour-converted only when the stream
+ * (JFIF, Adobe APP14 transform flag, component IDs) or the Photometric Interpretation says YCbCr.
  *
  * Multi-frame files: every frame can be read (`opts.frame`, `DicomImage.readFrame`); the default
  * frame is the middle one (`floor(frames / 2)`), which for a volume or a cine loop is more typical of
- * the series than the first.
+ * the series than the first. A Number of Frames that is not a decimal integer is refused.
  *
  * Enhanced multi-frame objects: rescale and window come from the frame's Per-frame Functional Groups
  * item, else the Shared Functional Groups, else the top level.
  *
  * A Modality LUT Sequence replaces the rescale. Limits, by design: colour images become BT.601 luma
- * (no rescale; VOI = window if given, else the full stored range); PALETTE COLOR, Float Pixel Data,
- * progressive or arithmetic JPEG at 12 bits and HTJ2K are refused with UnsupportedError. Frames
- * above MAX_FRAME_PIXELS and deflated data sets above 512 MiB are refused as hostile.
+ * (no rescale; VOI = window if given, else the full stored range); Float Pixel Data is read as stored
+ * (no Real World Value Mapping); progressive or arithmetic JPEG at 12 bits, RLE of 1-bit data and
+ * Deflated Image Frame Compression are refused with UnsupportedError. Frames above MAX_FRAME_PIXELS
+ * are refused as hostile, and deflated data sets that inflate past `maxInflatedBytes` (default
+ * 128 MiB) with DicomInflateLimitError.
  */
 import { readFile } from 'node:fs/promises';
 import type { GreyImage } from '../grey-image.js';
 import { InputError, errorMessage } from '../../util/errors.js';
-import { parseDicomBytes, requireTransferSyntax, type ParsedDicom } from './parse.js';
+import { parseDicomBytes, requireTransferSyntax, type ParsedDicom, type ParseOptions } from './parse.js';
 import { extractHeader, frameHeader, headerColumns, type DicomHeader, type PatientIdOptions } from './header.js';
 import { checkImageHeader, decodeRawFrame, type DecodeOptions } from './decode.js';
-import { displayValues, modalityValues, type VoiSource } from './pixels.js';
+import { displayValues, modalityValues, storedValues, type VoiSource } from './pixels.js';
+import { applyPalette, readPalette } from './palette.js';
+import { pixelDataTag } from './header.js';
 
-export { isDicom, hasDicomPreamble } from './parse.js';
+export { isDicom, hasDicomPreamble, DicomInflateLimitError, DEFAULT_MAX_INFLATED_BYTES, type ParseOptions } from './parse.js';
 export {
   DicomHeaderSchema,
   DEFAULT_PATIENT_ID_SALT,
@@ -43,7 +52,9 @@ export { SUPPORTED_TRANSFER_SYNTAXES, transferSyntaxName } from './transfer-synt
 export { applyWindow, type VoiSource } from './pixels.js';
 export { MAX_FRAME_PIXELS } from './decode.js';
 
-export interface DicomReadOptions extends PatientIdOptions {
+export interface DicomHeaderOptions extends PatientIdOptions, ParseOptions {}
+
+export interface DicomReadOptions extends DicomHeaderOptions {
   /** 0-based frame index; default the middle frame, floor(frames / 2). */
   frame?: number;
   /**
@@ -80,8 +91,8 @@ export interface DicomImage extends DicomFrame {
  *
  * @example const h = readDicomHeader(bytes, 'a.dcm'); h.modality // 'CR'
  */
-export function readDicomHeader(buf: Uint8Array, file: string, opts: PatientIdOptions = {}): DicomHeader {
-  return extractHeader(parseDicomBytes(buf, file), opts);
+export function readDicomHeader(buf: Uint8Array, file: string, opts: DicomHeaderOptions = {}): DicomHeader {
+  return extractHeader(parseDicomBytes(buf, file, opts), opts);
 }
 
 async function decodeFrame(parsed: ParsedDicom, header: DicomHeader, index: number, file: string, opts: DecodeOptions): Promise<DicomFrame> {
@@ -91,14 +102,21 @@ async function decodeFrame(parsed: ParsedDicom, header: DicomHeader, index: numb
     throw new InputError('DICOM_BAD_FRAME', `${file}: frame ${index} requested but the file has ${h.numberOfFrames} frame(s) (0-based)`, { file });
   }
   const ds = parsed.dataSet;
-  const px = ds.elements['x7fe00010']!;
-  const raw = await decodeRawFrame(ds, px, ts, h, index, file, opts);
+  const px = ds.elements[pixelDataTag(ds)!]!;
+  let raw = await decodeRawFrame(ds, px, ts, h, index, file, opts);
   const expected = raw.width * raw.height * raw.samplesPerPixel;
   if (raw.samples.length < expected) {
     throw new InputError('DICOM_CORRUPT', `${file}: frame ${index + 1} decoded to ${raw.samples.length} samples, expected ${expected}`, { file });
   }
-  const values = modalityValues(raw, h, ds);
-  const { data, voi } = displayValues(values, h, ds);
+  let hv = h;
+  if (h.photometricInterpretation === 'PALETTE COLOR') {
+    // Indices → RGB through the palette; from here on the frame is an RGB image of the palette's depth.
+    const palette = readPalette(ds, h, !ts.bigEndian, file);
+    raw = applyPalette(raw, palette, storedValues(h, raw));
+    hv = { ...h, samplesPerPixel: 3, photometricInterpretation: 'RGB', bitsStored: palette.bits, highBit: palette.bits - 1, pixelRepresentation: 0, windowCenter: [], windowWidth: [] };
+  }
+  const values = modalityValues(raw, hv, ds);
+  const { data, voi } = displayValues(values, hv, ds);
   return { image: { width: raw.width, height: raw.height, data }, modalityValues: values, voi };
 }
 
@@ -110,7 +128,7 @@ async function decodeFrame(parsed: ParsedDicom, header: DicomHeader, index: numb
  *   d.image.width; d.columns.view; d.modalityValues[0];
  */
 export async function readDicom(buf: Uint8Array, file: string, opts: DicomReadOptions = {}): Promise<DicomImage> {
-  const parsed = parseDicomBytes(buf, file);
+  const parsed = parseDicomBytes(buf, file, opts);
   const header = extractHeader(parsed, opts);
   checkImageHeader(header, file);
   requireTransferSyntax(parsed, file);
@@ -145,7 +163,7 @@ export async function readDicomFile(path: string, opts: DicomReadOptions = {}): 
 }
 
 /** readDicomHeader on a file path. */
-export async function readDicomHeaderFile(path: string, opts: PatientIdOptions = {}): Promise<DicomHeader> {
+export async function readDicomHeaderFile(path: string, opts: DicomHeaderOptions = {}): Promise<DicomHeader> {
   return readDicomHeader(await readBytes(path), path, opts);
 }
 

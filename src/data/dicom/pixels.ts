@@ -16,6 +16,7 @@ const LUMA = [0.299, 0.587, 0.114] as const;
  * two's complement in Bits Stored bits.
  */
 function storedValue(h: DicomHeader, raw: RawFrame): ((v: number) => number) | undefined {
+  if (raw.samples instanceof Float32Array || raw.samples instanceof Float64Array) return undefined;
   const signed = h.pixelRepresentation === 1;
   let bs = h.bitsStored;
   let low = h.highBit + 1 - bs;
@@ -32,6 +33,33 @@ function storedValue(h: DicomHeader, raw: RawFrame): ((v: number) => number) | u
   }
   const mask = bs === 31 ? 0x7fffffff : (1 << bs) - 1;
   return (v) => (v >>> low) & mask;
+}
+
+const f32 = Math.fround;
+/** pydicom's YBR_FULL → RGB matrix (float32), PS3.3 C.7.6.3.1.2. */
+const YBR = [f32(1.402), f32((-0.114 * 1.772) / 0.587), f32(1.772), f32((-0.299 * 1.402) / 0.587)] as const;
+const rgb = new Float64Array(3);
+/** Round half up in float32, clip to 0..255 (pydicom: floor(x + 0.5), clip). */
+const ch = (v: number) => Math.min(255, Math.max(0, Math.floor(f32(v + 0.5))));
+
+/**
+ * YBR_FULL → RGB exactly as pydicom computes it (float32 arithmetic, round half up, clip to 0..255),
+ * so radml's luma of a YBR image equals the luma of pydicom's RGB.
+ */
+function ybrToRgb(y: number, cb: number, cr: number, out: Float64Array): void {
+  const b = f32(cb - 128), r = f32(cr - 128);
+  out[0] = ch(f32(y + f32(r * YBR[0])));
+  out[1] = ch(f32(f32(y + f32(b * YBR[1])) + f32(r * YBR[3])));
+  out[2] = ch(f32(y + f32(b * YBR[2])));
+}
+
+/**
+ * The stored value of each sample of a frame (Bits Stored, High Bit and sign applied).
+ *
+ * @example const v = storedValues(header, raw); v(raw.samples[0]!)
+ */
+export function storedValues(h: DicomHeader, raw: RawFrame): (v: number) => number {
+  return storedValue(h, raw) ?? ((v: number) => v);
 }
 
 /**
@@ -55,7 +83,9 @@ export function modalityValues(raw: RawFrame, h: DicomHeader, ds: DataSet): Floa
     return out;
   }
   if (raw.samplesPerPixel === 1) {
-    const slope = h.rescaleSlope, intercept = h.rescaleIntercept;
+    // Float Pixel Data has no Rescale (its real-world mapping is a separate macro): values as stored.
+    const float = h.pixelDataKind !== 'integer';
+    const slope = float ? 1 : h.rescaleSlope, intercept = float ? 0 : h.rescaleIntercept;
     if (f) for (let i = 0; i < n; i++) out[i] = f(s[i]!) * slope + intercept;
     else if (slope === 1 && intercept === 0) for (let i = 0; i < n; i++) out[i] = s[i]!;
     else for (let i = 0; i < n; i++) out[i] = s[i]! * slope + intercept;
@@ -66,7 +96,14 @@ export function modalityValues(raw: RawFrame, h: DicomHeader, ds: DataSet): Floa
   // Offsets of the three samples of pixel i: interleaved (i·3 + c) or planar (c·n + i).
   const step = raw.planar ? 1 : spp;
   const plane = raw.planar ? n : 1;
-  if (raw.colour === 'ybr') {
+  if (raw.colour === 'ybr' && raw.samples.BYTES_PER_ELEMENT === 1) {
+    for (let i = 0; i < n; i++) {
+      const o = i * step;
+      ybrToRgb(g(s[o]!), g(s[o + plane]!), g(s[o + 2 * plane]!), rgb);
+      out[i] = LUMA[0] * rgb[0]! + LUMA[1] * rgb[1]! + LUMA[2] * rgb[2]!;
+    }
+  } else if (raw.colour === 'ybr') {
+    // Wider than 8 bits: the Y sample is the luma (pydicom's conversion is defined for 8 bits only).
     for (let i = 0; i < n; i++) out[i] = g(s[i * step]!);
   } else {
     for (let i = 0; i < n; i++) {

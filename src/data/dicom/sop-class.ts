@@ -27,6 +27,7 @@ const names: Record<string, string> = {
   '1.2.840.10008.5.1.4.1.1.66': 'Raw Data Storage',
   '1.2.840.10008.5.1.4.1.1.11.1': 'Grayscale Softcopy Presentation State Storage',
   '1.2.840.10008.5.1.4.1.1.66.4': 'Segmentation Storage',
+  '1.2.840.10008.5.1.4.1.1.30': 'Parametric Map Storage',
 };
 
 /** Human name of a SOP class UID, or the UID itself when it is not in the short list. */

@@ -7,6 +7,7 @@ export type PixelEncoding =
   | 'jpeg-lossless'
   | 'jpeg-ls'
   | 'jpeg-2000'
+  | 'htj2k'
   | 'rle';
 
 export interface TransferSyntax {
@@ -32,6 +33,9 @@ const table: TransferSyntax[] = [
   { uid: '1.2.840.10008.1.2.4.81', name: 'JPEG-LS Lossy (Near-Lossless)', explicitVr: true, bigEndian: false, deflated: false, pixels: 'jpeg-ls' },
   { uid: '1.2.840.10008.1.2.4.90', name: 'JPEG 2000 (Lossless Only)', explicitVr: true, bigEndian: false, deflated: false, pixels: 'jpeg-2000' },
   { uid: '1.2.840.10008.1.2.4.91', name: 'JPEG 2000', explicitVr: true, bigEndian: false, deflated: false, pixels: 'jpeg-2000' },
+  { uid: '1.2.840.10008.1.2.4.201', name: 'High-Throughput JPEG 2000 (Lossless Only)', explicitVr: true, bigEndian: false, deflated: false, pixels: 'htj2k' },
+  { uid: '1.2.840.10008.1.2.4.202', name: 'High-Throughput JPEG 2000 with RPCL Options (Lossless Only)', explicitVr: true, bigEndian: false, deflated: false, pixels: 'htj2k' },
+  { uid: '1.2.840.10008.1.2.4.203', name: 'High-Throughput JPEG 2000', explicitVr: true, bigEndian: false, deflated: false, pixels: 'htj2k' },
   { uid: '1.2.840.10008.1.2.5', name: 'RLE Lossless', explicitVr: true, bigEndian: false, deflated: false, pixels: 'rle' },
 ];
 
@@ -48,9 +52,7 @@ export const SUPPORTED_TRANSFER_SYNTAXES: readonly string[] = table.map((t) => t
 const knownUnsupported: Record<string, string> = {
   '1.2.840.10008.1.2.4.100': 'MPEG2 Main Profile',
   '1.2.840.10008.1.2.4.102': 'MPEG-4 AVC/H.264',
-  '1.2.840.10008.1.2.4.201': 'High-Throughput JPEG 2000 (Lossless Only)',
-  '1.2.840.10008.1.2.4.202': 'High-Throughput JPEG 2000 with RPCL (Lossless Only)',
-  '1.2.840.10008.1.2.4.203': 'High-Throughput JPEG 2000',
+  '1.2.840.10008.1.2.8.1': 'Deflated Image Frame Compression',
   '1.2.840.10008.1.2.4.52': 'JPEG Extended (Process 3 & 5, retired)',
   '1.2.840.10008.1.2.4.53': 'JPEG Spectral Selection (retired)',
   '1.2.840.10008.1.2.4.55': 'JPEG Full Progression (retired)',

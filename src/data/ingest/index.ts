@@ -2,6 +2,8 @@
  * Ingestion: decode every image of a manifest or folder once, preprocess it to the cache's square
  * size, and keep it as a compact dataset (src/data/dataset.ts) that training reads without decoding
  * again. Bad files are skipped with their reason and the run goes on; the summary lists them.
+ * Decoding runs on worker threads (pool.ts; `workers`) for larger inputs, with the same result as on
+ * the calling thread (decode.ts is the one per-image step both use).
  *
  * @example
  *   const { dataset, summary } = await ingest('cohort/manifest.csv', { imageSize: 128 });
@@ -13,10 +15,12 @@ import { type CsvTable } from '../../util/csv.js';
 import { errorMessage, InputError, RadmlError } from '../../util/errors.js';
 import { type ProgressCallback } from '../../util/progress.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { type Dataset, type DatasetMeta, isDatasetDir, readDataset, U16_SCALE, writeDataset } from '../dataset.js';
+import { type Dataset, type DatasetMeta, isDatasetDir, readDataset, writeDataset } from '../dataset.js';
 import { type Manifest, type ManifestOptions, manifestFromTable } from '../manifest.js';
-import { readImage } from '../image.js';
-import { resizeImage, type ResizeMode } from '../preprocess/resize.js';
+import { availableParallelism } from 'node:os';
+import { type ResizeMode } from '../preprocess/resize.js';
+import { decodeCacheEntry, type CacheEntryRequest } from './decode.js';
+import { IngestPool } from './pool.js';
 import { folderSource, isManifestPath, manifestSource, type SourceTable } from './sources.js';
 import { summarise, type IngestSummary, type SkippedFile } from './summary.js';
 
@@ -39,6 +43,11 @@ export interface IngestOptions extends ManifestOptions {
   salt?: string;
   /** Images decoded at once (sharp decodes on libuv's pool). Default 4. */
   concurrency?: number;
+  /**
+   * Worker threads decoding images (each initialises the WASM codecs once). Default: one per core
+   * (at most 4) when there are at least 32 images, else 0 (decode on the calling thread).
+   */
+  workers?: number;
   onProgress?: ProgressCallback;
 }
 
@@ -87,27 +96,22 @@ export async function ingest(source: string, opts: IngestOptions = {}): Promise<
   const report = opts.onProgress ?? (() => {});
   report({ stage: 'decode', done: 0, total: n });
 
+  const workers = opts.workers ?? (n >= 32 ? Math.min(4, availableParallelism()) : 0);
+  if (!Number.isInteger(workers) || workers < 0) throw new InputError('CLI_ARGS', `workers must be a whole number ≥ 0, got ${workers}`);
+  const pool = workers > 0 ? new IngestPool(workers) : undefined;
+  const read = { decodeSize: size, ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }), ...(opts.salt !== undefined && { salt: opts.salt }) };
   const work = async () => {
     for (;;) {
       const i = next++;
       if (i >= n) return;
       const rec = manifest.records[i]!;
       try {
-        const { image, columns } = await readImage(rec.absPath, { decodeSize: size, ...(opts.keepPatientIds !== undefined && { keepPatientIds: opts.keepPatientIds }), ...(opts.salt !== undefined && { salt: opts.salt }) });
-        const sq = resizeImage(image, size, mode);
-        const dst = pixels.subarray(i * px, (i + 1) * px);
-        for (let k = 0; k < px; k++) {
-          const v = sq.data[k]!;
-          dst[k] = v <= 0 ? 0 : v >= 1 ? U16_SCALE : Math.round(v * U16_SCALE);
-        }
-        extraColumns[i] = columns;
         const maskPath = rec.columns['mask_path']?.trim();
-        if (masks && maskPath) {
-          const m = await readImage(resolve(src.root, maskPath));
-          const msq = resizeImage(m.image, size, mode);
-          const mdst = masks.subarray(i * px, (i + 1) * px);
-          for (let k = 0; k < px; k++) mdst[k] = msq.data[k]! >= 0.5 ? 1 : 0;
-        }
+        const req: CacheEntryRequest = { path: rec.absPath, size, mode, read, ...(masks && maskPath && { maskPath: resolve(src.root, maskPath) }) };
+        const entry = pool ? await pool.decode(req) : await decodeCacheEntry(req);
+        pixels.set(entry.pixels, i * px);
+        if (masks && entry.mask) masks.set(entry.mask, i * px);
+        extraColumns[i] = entry.columns;
         ok[i] = 1;
       } catch (e) {
         if (!(e instanceof RadmlError) && !(e instanceof Error)) throw e;
@@ -117,7 +121,12 @@ export async function ingest(source: string, opts: IngestOptions = {}): Promise<
       report({ stage: 'decode', done, total: n, ...(skipped.length ? { detail: `${skipped.length} skipped` } : {}) });
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, work));
+  try {
+    // With workers, keep each one busy plus one image queued behind it.
+    await Promise.all(Array.from({ length: pool ? workers * 2 : Math.max(1, opts.concurrency ?? 4) }, work));
+  } finally {
+    await pool?.close();
+  }
   skipped.sort((a, b) => a.path.localeCompare(b.path));
 
   // Compact to the ingested rows, keeping manifest order; header columns fill blanks only.
@@ -145,7 +154,7 @@ export async function ingest(source: string, opts: IngestOptions = {}): Promise<
     const first = skipped.slice(0, 5).map((s) => `  ${s.path}: ${s.reason}`).join('\n');
     throw new InputError('INGEST_NOTHING', `${src.file}: no image could be ingested (${skipped.length} skipped):\n${first}${skipped.length > 5 ? '\n  …' : ''}`, { file: src.file });
   }
-  const labelOpts: ManifestOptions = manifest.labelKind === 'multilabel' ? { findings: manifest.classes } : manifest.labelKind === 'categorical' ? { labelColumn: opts.labelColumn ?? 'label' } : {};
+  const labelOpts: ManifestOptions = manifest.labelKind === 'multilabel' ? { findings: manifest.classes } : manifest.labelKind === 'categorical' ? { labelColumn: manifest.labelColumn ?? 'label' } : {};
   const table: CsvTable = { header, rows, lines: keep.map((i) => manifest.records[i]!.line) };
   const ingested: Manifest = manifestFromTable(table, src.file, labelOpts);
   const meta: DatasetMeta = {
@@ -156,6 +165,7 @@ export async function ingest(source: string, opts: IngestOptions = {}): Promise<
     dtype: 'uint16',
     labelKind: ingested.labelKind,
     classes: ingested.classes,
+    ...(ingested.labelColumn !== undefined && { labelColumn: ingested.labelColumn }),
     preprocessing: { resize: mode, intensity: 'DICOM: rescale, VOI LUT or window, MONOCHROME1 inverted; raster: grey 0-1' },
     hasMasks: Boolean(outMasks),
     imagesSha256: '',
@@ -181,6 +191,7 @@ export async function ingestToDir(source: string, outDir: string, opts: IngestOp
       dtype: 'uint16',
       labelKind: res.dataset.meta.labelKind,
       classes: res.dataset.meta.classes,
+      ...(res.dataset.meta.labelColumn !== undefined && { labelColumn: res.dataset.meta.labelColumn }),
       preprocessing: res.dataset.meta.preprocessing,
       hasMasks: res.dataset.meta.hasMasks,
       source: res.dataset.meta.source,

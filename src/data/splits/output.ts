@@ -92,15 +92,20 @@ export function summariseSplit(manifest: Pick<Manifest, 'records'>, a: SplitAssi
   return out;
 }
 
-/** A fixed-width text table of a summary part, for the CLI. */
-export function formatCountTable(title: string, rows: readonly string[], columns: readonly string[], cell: (row: string, col: string) => number): string {
-  const head = [title, ...columns, 'total'];
+/**
+ * A fixed-width text table of a summary part, for the CLI. `rowTotal` gives each row's true count
+ * when the columns overlap (a study with two findings sits in two finding columns): the total
+ * column then counts studies, not findings, and says so.
+ */
+export function formatCountTable(title: string, rows: readonly string[], columns: readonly string[], cell: (row: string, col: string) => number, rowTotal?: (row: string) => number): string {
+  const head = [title, ...columns, rowTotal ? 'studies' : 'total'];
   const body = rows.map((r) => {
     const cells = columns.map((c) => cell(r, c));
-    return [r, ...cells.map(String), String(cells.reduce((x, y) => x + y, 0))];
+    return [r, ...cells.map(String), String(rowTotal ? rowTotal(r) : cells.reduce((x, y) => x + y, 0))];
   });
   const totals = columns.map((c) => rows.reduce((s, r) => s + cell(r, c), 0));
-  body.push(['total', ...totals.map(String), String(totals.reduce((x, y) => x + y, 0))]);
+  const grand = rowTotal ? rows.reduce((s, r) => s + rowTotal(r), 0) : totals.reduce((x, y) => x + y, 0);
+  body.push(['total', ...totals.map(String), String(grand)]);
   const widths = head.map((h, j) => Math.max(h.length, ...body.map((r) => r[j]!.length)));
   const fmt = (r: string[]) => r.map((v, j) => (j === 0 ? v.padEnd(widths[j]!) : v.padStart(widths[j]!))).join('  ');
   return [fmt(head), ...body.map(fmt)].join('\n');

@@ -12,10 +12,19 @@ import {
   ageFromDates,
   DicomHeaderSchema,
 } from '../../../src/data/dicom/index.js';
-import { SHARED_DICOM, makeVariants } from './oracle.js';
+import { execFileSync } from 'node:child_process';
+import { SHARED_DICOM, dicomPath, needsDicom, makeVariants } from './oracle.js';
 
 const skip = existsSync(SHARED_DICOM) ? false : 'needs ../shared/data/dicom';
-const bytes = (name: string) => new Uint8Array(readFileSync(join(SHARED_DICOM, name)));
+const bytes = (name: string) => new Uint8Array(readFileSync(dicomPath(name) ?? join(SHARED_DICOM, name)));
+const hasPydicom = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import pydicom'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 test('header maps to manifest columns (chest CR, Philips)', { skip }, async () => {
   const d = await readDicomFile(join(SHARED_DICOM, 'chest_cr_philips_j2k.dcm'), { salt: 'site-a' });
@@ -83,7 +92,7 @@ test('DICOM ages and dates', () => {
   assert.equal(ageFromDates('', '20040305'), null);
 });
 
-test('isDicom: DICM prefix, preamble-less data sets, and not random bytes', { skip }, () => {
+test('isDicom: DICM prefix, preamble-less data sets, and not random bytes', { skip: hasPydicom ? needsDicom('mr_small.dcm', 'ct_small.dcm', 'jpeg_lossy.dcm') : 'needs python3 with pydicom' }, () => {
   assert.equal(isDicom(bytes('mr_small.dcm')), true);
   const { files } = makeVariants();
   assert.equal(isDicom(new Uint8Array(readFileSync(files['mr_no_meta_implicit']!))), true);
@@ -97,7 +106,7 @@ test('isDicom: DICM prefix, preamble-less data sets, and not random bytes', { sk
   assert.equal(isDicom(new TextEncoder().encode('%PDF-1.4 hello')), false);
 });
 
-test('preamble-less file starting with the meta group reads like the original', { skip }, async () => {
+test('preamble-less file starting with the meta group reads like the original', { skip: needsDicom('mr_small.dcm') }, async () => {
   const full = bytes('mr_small.dcm');
   const { readDicom } = await import('../../../src/data/dicom/index.js');
   const a = await readDicom(full, 'a.dcm');

@@ -1,6 +1,6 @@
 /** Test helpers: run the pydicom oracle and the variant builder (Python scripts beside this file). */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,26 @@ export function tmpDir(prefix: string): string {
 }
 
 export const SHARED_DICOM = join(process.cwd(), '..', 'shared', 'data', 'dicom');
+
+/** Small real files committed with the tests (test/fixtures/dicom, licences beside them). */
+export const FIXTURE_DICOM = join(here, '..', '..', 'fixtures', 'dicom');
+
+/** Path of a test DICOM file: ../shared/data/dicom when present, else the committed copy, else undefined. */
+export function dicomPath(name: string): string | undefined {
+  for (const dir of [SHARED_DICOM, FIXTURE_DICOM]) if (existsSync(join(dir, name))) return join(dir, name);
+  return undefined;
+}
+
+/** `false` when every named test file is available (shared or committed), else a skip reason. */
+export function needsDicom(...names: string[]): false | string {
+  const missing = names.filter((n) => dicomPath(n) === undefined);
+  return missing.length ? `needs ${missing.join(', ')} (../shared/data/dicom)` : false;
+}
+
+/** The folder holding the files make_variants.py starts from (mr_small, ct_small, jpeg_lossy). */
+export function variantSource(): string {
+  return existsSync(join(SHARED_DICOM, 'mr_small.dcm')) ? SHARED_DICOM : FIXTURE_DICOM;
+}
 
 export interface OracleResult {
   file: string;
@@ -55,7 +75,7 @@ let variants: { dir: string; files: Record<string, string> } | undefined;
 export function makeVariants(): { dir: string; files: Record<string, string> } {
   if (variants) return variants;
   const dir = tmpDir('radml-dicom-variants-');
-  const json = execFileSync('python3', [join(here, 'make_variants.py'), SHARED_DICOM, dir], { encoding: 'utf8' });
+  const json = execFileSync('python3', [join(here, 'make_variants.py'), variantSource(), dir], { encoding: 'utf8' });
   variants = { dir, files: JSON.parse(json) as Record<string, string> };
   return variants;
 }

@@ -90,3 +90,81 @@ function findBox(d: Uint8Array, type: string): number {
   }
   return -1;
 }
+
+/** The markers of a JPEG stream that say how its three components are coloured. */
+export interface JpegColourMarkers {
+  /** An APP0 "JFIF" segment (implies YCbCr). */
+  jfif: boolean;
+  /** The transform flag of an Adobe APP14 segment (0 = none, 1 = YCbCr, 2 = YCCK), when there is one. */
+  adobeTransform?: number;
+  /** Component identifiers from the SOF, in order. */
+  componentIds: number[];
+}
+
+interface MarkerSegment {
+  marker: number;
+  /** Offset of the 0xFF of the marker. */
+  at: number;
+  /** Offset just past the segment. */
+  end: number;
+}
+
+/** The marker segments before the first scan (SOS), in order. */
+function headerSegments(d: Uint8Array): MarkerSegment[] {
+  const out: MarkerSegment[] = [];
+  if (d.length < 4 || d[0] !== 0xff || d[1] !== 0xd8) return out;
+  let p = 2;
+  while (p + 3 < d.length) {
+    if (d[p] !== 0xff) break;
+    const m = d[p + 1]!;
+    if (m === 0xff) {
+      p++;
+      continue;
+    }
+    if (m === 0xda || m === 0xd9) break;
+    const end = p + 2 + ((d[p + 2]! << 8) | d[p + 3]!);
+    out.push({ marker: m, at: p, end });
+    p = end;
+  }
+  return out;
+}
+
+const ascii = (d: Uint8Array, at: number, text: string) => [...text].every((c, i) => d[at + i] === c.charCodeAt(0));
+
+/**
+ * JFIF / Adobe markers and component IDs of a JPEG stream.
+ *
+ * @example jpegColourMarkers(frame).jfif // true for a JFIF-wrapped YCbCr stream
+ */
+export function jpegColourMarkers(d: Uint8Array): JpegColourMarkers {
+  const r: JpegColourMarkers = { jfif: false, componentIds: [] };
+  for (const s of headerSegments(d)) {
+    if (s.marker === 0xe0 && ascii(d, s.at + 4, 'JFIF\0')) r.jfif = true;
+    if (s.marker === 0xee && s.end - s.at >= 16 && ascii(d, s.at + 4, 'Adobe')) r.adobeTransform = d[s.at + 15]!;
+    const isSof = s.marker >= 0xc0 && s.marker <= 0xcf && s.marker !== 0xc4 && s.marker !== 0xc8 && s.marker !== 0xcc;
+    if (isSof && s.at + 9 < d.length) {
+      const n = d[s.at + 9]!;
+      for (let c = 0; c < n && s.at + 10 + 3 * c < d.length; c++) r.componentIds.push(d[s.at + 10 + 3 * c]!);
+    }
+  }
+  return r;
+}
+
+/**
+ * A copy of a JPEG stream that libjpeg decodes without colour conversion: any JFIF identifier is
+ * blanked, any Adobe APP14 transform flag set to 0, and an Adobe APP14 segment with transform 0 is put
+ * right after SOI (libjpeg's rule: Adobe transform 0 means the components are output as stored).
+ */
+export function withoutColourTransform(d: Uint8Array): Uint8Array {
+  const adobe = [0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00];
+  const out = new Uint8Array(d.length + adobe.length);
+  out.set(d.subarray(0, 2), 0);
+  out.set(adobe, 2);
+  out.set(d.subarray(2), 2 + adobe.length);
+  for (const s of headerSegments(d)) {
+    const at = s.at + adobe.length;
+    if (s.marker === 0xe0 && ascii(d, s.at + 4, 'JFIF\0')) out[at + 4] = 0x58; // "XFIF": no longer JFIF
+    if (s.marker === 0xee && s.end - s.at >= 16 && ascii(d, s.at + 4, 'Adobe')) out[at + 15] = 0;
+  }
+  return out;
+}

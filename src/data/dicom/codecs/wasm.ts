@@ -1,5 +1,5 @@
 /**
- * The Cornerstone Emscripten codecs (libjpeg-turbo 8-bit, CharLS, OpenJPEG), loaded from node_modules
+ * The Cornerstone Emscripten codecs (libjpeg-turbo 8-bit, CharLS, OpenJPEG, OpenJPH), loaded from node_modules
  * once, lazily, on first use, and cached for the life of the process.
  */
 import { createRequire } from 'node:module';
@@ -33,12 +33,14 @@ interface EmscriptenModule {
 }
 type Factory = (moduleArg?: Record<string, unknown>) => Promise<EmscriptenModule>;
 
-export type CodecName = 'libjpeg-turbo' | 'charls' | 'openjpeg';
+export type CodecName = 'libjpeg-turbo' | 'charls' | 'openjpeg' | 'openjph';
 
 const specs: Record<CodecName, { module: string; cls: string }> = {
   'libjpeg-turbo': { module: '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs', cls: 'JPEGDecoder' },
   charls: { module: '@cornerstonejs/codec-charls/decodewasmjs', cls: 'JpegLSDecoder' },
   openjpeg: { module: '@cornerstonejs/codec-openjpeg/decodewasmjs', cls: 'J2KDecoder' },
+  // High-Throughput JPEG 2000 (Part 15): OpenJPH, same embind decoder shape as OpenJPEG's.
+  openjph: { module: '@cornerstonejs/codec-openjph/wasmjs', cls: 'HTJ2KDecoder' },
 };
 
 const cache = new Map<CodecName, Promise<EmscriptenModule>>();
@@ -53,6 +55,15 @@ function load(name: CodecName): Promise<EmscriptenModule> {
     cache.set(name, p);
   }
   return p;
+}
+
+/**
+ * Load every codec now (a worker thread calls this once at start, so no image waits for a WASM compile).
+ *
+ * @example await preloadCodecs();
+ */
+export async function preloadCodecs(): Promise<void> {
+  await Promise.all((Object.keys(specs) as CodecName[]).map((n) => load(n)));
 }
 
 export interface DecodedCodestream {

@@ -1,0 +1,1 @@
+"""radml sites in a Flower federation (see ../pyproject.toml)."""
