@@ -4,6 +4,7 @@
  * Wasserstein-1 distance, both from one merge of the two sorted samples.
  */
 import { effectiveSize, kolmogorovSf } from '../math.js';
+import type { DetectorContext } from './types.js';
 
 export interface NumericComparison {
   ks: number;
@@ -61,4 +62,35 @@ export function compareNumeric(refX: number[], refW: number[], winX: number[], r
   const ne = effectiveSize(refW);
   const en = (ne * m) / (ne + m);
   return { ks: d, pValue: kolmogorovSf(Math.sqrt(en) * d), wasserstein: area, nRef: n, nWin: m };
+}
+
+export interface FeatureComparison {
+  feature: string;
+  /** Reference values and their current weights. */
+  ref: { x: number[]; w: number[] };
+  /** The reference values' sort order (cached with the column). */
+  refOrder: number[];
+  window: { x: number[] };
+  comparison: NumericComparison;
+}
+
+const perWindow = new WeakMap<DetectorContext, FeatureComparison[]>();
+
+/**
+ * Window-vs-reference comparisons of every numeric feature with at least 10 values on each side,
+ * computed once per window: the KS and Wasserstein detectors both read them.
+ */
+export function numericComparisons(ctx: DetectorContext): FeatureComparison[] {
+  let out = perWindow.get(ctx);
+  if (out) return out;
+  out = [];
+  for (const [feature, refVals] of Object.entries(ctx.ref.numeric)) {
+    const col = referenceColumn(refVals);
+    const ref = { x: col.x, w: col.idx.map((i) => ctx.refWeights[i]!) };
+    const win = finite(ctx.window.numeric[feature] ?? [], undefined);
+    if (ref.x.length < 10 || win.x.length < 10) continue;
+    out.push({ feature, ref, refOrder: col.order, window: { x: win.x }, comparison: compareNumeric(ref.x, ref.w, win.x, col.order) });
+  }
+  perWindow.set(ctx, out);
+  return out;
 }
