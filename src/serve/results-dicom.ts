@@ -163,6 +163,34 @@ function formatDecision(cls: string, img: ScoredImage, model: ModelIdentity): st
   return `${cls}: ${img.decisions[cls] ? 'POSITIVE' : 'negative'} (score ${img.scores[cls]!.toFixed(3)}, threshold ${t}${model.rule ? `, ${model.rule}` : ''})`;
 }
 
+/** Type 2 patient and study attributes the source did not have: present and empty, as the IODs ask. */
+function withType2(study: SourceStudy, elements: DicomElement[]): DicomElement[] {
+  for (const t of [0x00100010, 0x00100020, 0x00100030, 0x00100040, 0x00080020, 0x00080030, 0x00080050, 0x00080090, 0x00200010]) {
+    if (!study.copied.some((e) => e.tag === t)) elements.push({ tag: t, vr: COPIED.find((c) => c.tag === t)!.vr, value: '' });
+  }
+  return elements;
+}
+
+/** A Comprehensive SR document of radml's: one header, the given content tree and its evidence. */
+function srDocument(study: SourceStudy, model: ModelIdentity, uids: ReturnType<typeof resultUids>, now: Date, what: string, instanceNumber: number, content: DicomItem[], images: readonly Pick<ScoredImage, 'seriesUid' | 'sopClassUid' | 'sopUid'>[]): DicomElement[] {
+  return [
+    ...resultInstanceHeader(study, COMPREHENSIVE_SR, uids, now, 'SR', `radml ${model.name} v${model.version} ${what}`),
+    { tag: 0x00081090, vr: 'LO', value: `${model.name} v${model.version}`.slice(0, 64) },
+    { tag: 0x00200011, vr: 'IS', value: 9901 },
+    { tag: 0x00200013, vr: 'IS', value: instanceNumber },
+    { tag: 0x00081111, vr: 'SQ', value: [] },
+    { tag: 0x0040a372, vr: 'SQ', value: [] },
+    { tag: 0x0040a040, vr: 'CS', value: 'CONTAINER' },
+    { tag: 0x0040a043, vr: 'SQ', value: [code('18748-4', 'LN', 'Diagnostic imaging report')] },
+    { tag: 0x0040a050, vr: 'CS', value: 'SEPARATE' },
+    { tag: 0x0040a491, vr: 'CS', value: 'COMPLETE' },
+    { tag: 0x0040a493, vr: 'CS', value: 'UNVERIFIED' },
+    { tag: 0x0040a730, vr: 'SQ', value: content },
+    evidence(study, images),
+  ];
+}
+
+
 function evidence(study: SourceStudy, images: readonly Pick<ScoredImage, 'seriesUid' | 'sopClassUid' | 'sopUid'>[]): DicomElement {
   const bySeries = new Map<string, Pick<ScoredImage, 'seriesUid' | 'sopClassUid' | 'sopUid'>[]>();
   for (const i of images) bySeries.set(i.seriesUid, [...(bySeries.get(i.seriesUid) ?? []), i]);
@@ -211,26 +239,7 @@ export function buildStructuredReport(study: SourceStudy, model: ModelIdentity, 
   }
   content.push(textItem('CONTAINS', code('121106', 'DCM', 'Comment'),
     'Generated automatically by radml. Scores are model outputs for decision support, to be read by a radiologist; not a diagnosis.'));
-  const elements: DicomElement[] = [
-    ...resultInstanceHeader(study, COMPREHENSIVE_SR, uids, now, 'SR', `radml ${model.name} v${model.version} findings`),
-    { tag: 0x00081090, vr: 'LO', value: `${model.name} v${model.version}`.slice(0, 64) },
-    { tag: 0x00200011, vr: 'IS', value: 9901 },
-    { tag: 0x00200013, vr: 'IS', value: 1 },
-    { tag: 0x00081111, vr: 'SQ', value: [] },
-    { tag: 0x0040a372, vr: 'SQ', value: [] },
-    { tag: 0x0040a040, vr: 'CS', value: 'CONTAINER' },
-    { tag: 0x0040a043, vr: 'SQ', value: [code('18748-4', 'LN', 'Diagnostic imaging report')] },
-    { tag: 0x0040a050, vr: 'CS', value: 'SEPARATE' },
-    { tag: 0x0040a491, vr: 'CS', value: 'COMPLETE' },
-    { tag: 0x0040a493, vr: 'CS', value: 'UNVERIFIED' },
-    { tag: 0x0040a730, vr: 'SQ', value: content },
-    evidence(study, images),
-  ];
-  if (!study.copied.some((e) => e.tag === 0x00080020)) elements.push({ tag: 0x00080020, vr: 'DA', value: '' });
-  for (const t of [0x00100010, 0x00100020, 0x00100030, 0x00100040, 0x00080030, 0x00080050, 0x00080090, 0x00200010]) {
-    if (!study.copied.some((e) => e.tag === t)) elements.push({ tag: t, vr: COPIED.find((c) => c.tag === t)!.vr, value: '' });
-  }
-  return writeDicom(elements);
+  return writeDicom(withType2(study, srDocument(study, model, uids, now, 'findings', 1, content, images)));
 }
 
 /** Blue → cyan → yellow → red ramp for v in [0, 1]. */
@@ -439,10 +448,7 @@ export function buildSecondaryCapture(study: SourceStudy, model: ModelIdentity, 
     { tag: 0x00280301, vr: 'CS', value: 'YES' },
     { tag: 0x7fe00010, vr: 'OB', value: picture.rgb },
   ];
-  for (const t of [0x00100010, 0x00100020, 0x00100030, 0x00100040, 0x00080020, 0x00080030, 0x00080050, 0x00080090, 0x00200010]) {
-    if (!study.copied.some((e) => e.tag === t)) elements.push({ tag: t, vr: COPIED.find((c) => c.tag === t)!.vr, value: '' });
-  }
-  return writeDicom(elements);
+  return writeDicom(withType2(study, elements));
 }
 
 /** Panel lines for the Secondary Capture: model, one line per finding, what the heatmap shows. */
@@ -514,23 +520,5 @@ export function buildNotAnalysedReport(study: SourceStudy, model: ModelIdentity,
     textItem('CONTAINS', code('121106', 'DCM', 'Comment'),
       `radml did not analyse ${refused.length === 1 ? 'this image' : `these ${refused.length} images`}: no scores were produced. Read the study without decision support.`),
   ];
-  const elements: DicomElement[] = [
-    ...resultInstanceHeader(study, COMPREHENSIVE_SR, uids, now, 'SR', `radml ${model.name} v${model.version} not analysed`),
-    { tag: 0x00081090, vr: 'LO', value: `${model.name} v${model.version}`.slice(0, 64) },
-    { tag: 0x00200011, vr: 'IS', value: 9901 },
-    { tag: 0x00200013, vr: 'IS', value: 2 },
-    { tag: 0x00081111, vr: 'SQ', value: [] },
-    { tag: 0x0040a372, vr: 'SQ', value: [] },
-    { tag: 0x0040a040, vr: 'CS', value: 'CONTAINER' },
-    { tag: 0x0040a043, vr: 'SQ', value: [code('18748-4', 'LN', 'Diagnostic imaging report')] },
-    { tag: 0x0040a050, vr: 'CS', value: 'SEPARATE' },
-    { tag: 0x0040a491, vr: 'CS', value: 'COMPLETE' },
-    { tag: 0x0040a493, vr: 'CS', value: 'UNVERIFIED' },
-    { tag: 0x0040a730, vr: 'SQ', value: content },
-    evidence(study, refused),
-  ];
-  for (const t of [0x00100010, 0x00100020, 0x00100030, 0x00100040, 0x00080020, 0x00080030, 0x00080050, 0x00080090, 0x00200010]) {
-    if (!study.copied.some((e) => e.tag === t)) elements.push({ tag: t, vr: COPIED.find((c) => c.tag === t)!.vr, value: '' });
-  }
-  return writeDicom(elements);
+  return writeDicom(withType2(study, srDocument(study, model, uids, now, 'not analysed', 2, content, refused)));
 }
